@@ -1,0 +1,17 @@
+/**
+ * @file relais.h
+ * @brief Everything a module author needs: include this one header.
+ */
+#ifndef RELAIS_H
+#define RELAIS_H
+
+#include "rl_mmn.h"
+#include "rl_module.h"
+#include "rl_config.h"
+#include "rl_log.h"
+#include "rl_http.h"
+#include "rl_hooks.h"
+#include "rl_provider.h"
+#include "rl_mpm.h"
+
+#endif /* RELAIS_H */

@@ -1,0 +1,28 @@
+/**
+ * @file rl_mmn.h
+ * @brief Module magic number: the API version a module is built against.
+ *
+ * A module records RL_MMN_MAJOR and RL_MMN_MINOR when it is compiled.  The
+ * server refuses a module whose major differs from its own, and one whose
+ * minor is above its own (the module needs functions this server lacks).
+ *
+ * Changelog, one line per bump (never reuse a number):
+ *   20261127.0  first public API: module record, directives, core hooks,
+ *               request/connection records, error log, providers.
+ */
+#ifndef RL_MMN_H
+#define RL_MMN_H
+
+/** Major API version: a date; bumped on any incompatible change. */
+#define RL_MMN_MAJOR 20261127
+/** Minor API version: bumped on any compatible addition. */
+#define RL_MMN_MINOR 0
+
+/**
+ * True when the server this is compiled against is at least maj.min.
+ * @since API 20261127.0
+ */
+#define RL_MODULE_MAGIC_AT_LEAST(maj, min)                                     \
+    ((maj) < RL_MMN_MAJOR || ((maj) == RL_MMN_MAJOR && (min) <= RL_MMN_MINOR))
+
+#endif /* RL_MMN_H */

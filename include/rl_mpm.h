@@ -1,0 +1,146 @@
+/**
+ * @file rl_mpm.h
+ * @brief What an MPM module gets from the core.
+ *
+ * An MPM is a module flagged RL_MODULE_MPM that hooks `mpm`.  The core
+ * owns the parts every MPM shares: the listeners, the child-process
+ * supervisor (signals, restarts, graceful generations, the scoreboard) and
+ * the HTTP/1.1 connection engine.  An MPM decides how many processes and
+ * threads run and how a thread waits for its connections:
+ *
+ *  - prefork: one connection at a time per process, waiting with poll();
+ *  - worker: one connection at a time per thread;
+ *  - event: one epoll loop per thread, many connections each.
+ *
+ * The connection engine is a state machine: rl_conn_run() does all it can
+ * without waiting and says what it waits for next (readable, writable, or
+ * close) and until when.  Every MPM drives it the same way.
+ */
+#ifndef RL_MPM_H
+#define RL_MPM_H
+
+#include <apr_pools.h>
+#include <apr_network_io.h>
+#include <apr_time.h>
+
+#include "rl_http.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** @name Return values of the mpm hook */
+/**@{*/
+#define RL_MPM_EXIT 1     /**< stop: parent exits */
+#define RL_MPM_RESTART 2  /**< HUP: children stopped, re-read config */
+#define RL_MPM_GRACEFUL 3 /**< USR1: re-read config, old children finish */
+/**@}*/
+
+/** A listening socket (Listen). */
+struct rl_listener_t {
+    rl_listener_t *next;
+    apr_socket_t *sock;       /**< bound, listening, non-blocking */
+    int fd;
+    const char *name;         /**< "127.0.0.1:8080" or "[::1]:8080" */
+    const char *protocol;     /**< "http" or "https" */
+    apr_port_t port;
+    rl_server_t *default_server; /**< first vhost matching, or main */
+};
+
+/** The listeners of the running configuration, in Listen order. */
+RL_DECLARE(rl_listener_t *) rl_listeners(void);
+
+/** @name What a connection waits for */
+/**@{*/
+#define RL_WANT_CLOSE 0   /**< done: call rl_conn_close() */
+#define RL_WANT_READ 1    /**< wait until readable */
+#define RL_WANT_WRITE 2   /**< wait until writable */
+/**@}*/
+
+/**
+ * Wraps an accepted descriptor in a connection (own pool from `alloc`)
+ * and runs pre_connection.
+ * @return the connection, or NULL (the descriptor is then closed)
+ */
+RL_DECLARE(rl_conn_t *) rl_conn_open(int fd, rl_listener_t *l,
+                                     apr_allocator_t *alloc);
+
+/**
+ * Runs the connection as far as it can go without waiting.
+ * @param timed_out non-zero when the previous deadline passed
+ * @param deadline  out: when to call again with timed_out set
+ * @return RL_WANT_READ, RL_WANT_WRITE or RL_WANT_CLOSE
+ */
+RL_DECLARE(int) rl_conn_run(rl_conn_t *c, int timed_out,
+                            apr_time_t *deadline);
+
+/**
+ * Asks the connection to finish: the request in progress completes with
+ * "Connection: close"; an idle connection ends now.
+ * @return what to wait for next, as rl_conn_run()
+ */
+RL_DECLARE(int) rl_conn_shutdown(rl_conn_t *c);
+
+/** True when no request is in progress (idle keep-alive or fresh). */
+RL_DECLARE(int) rl_conn_is_idle(const rl_conn_t *c);
+
+/** Closes the socket and frees the connection's pool. */
+RL_DECLARE(void) rl_conn_close(rl_conn_t *c);
+
+/**
+ * Serves one connection to its end on the calling thread, waiting with
+ * poll() (prefork and worker MPMs).  Returns early, closing it politely,
+ * once rl_mpm_stopping() turns true.
+ */
+RL_DECLARE(void) rl_conn_serve_blocking(rl_conn_t *c);
+
+/** Settings read by the supervisor from the MPM directives. */
+typedef struct rl_mpm_settings_t {
+    int start_servers;          /**< StartServers */
+    int server_limit;           /**< ServerLimit */
+    int threads_per_child;      /**< ThreadsPerChild */
+    int max_request_workers;    /**< MaxRequestWorkers */
+    int min_spare;              /**< MinSpareServers/Threads */
+    int max_spare;              /**< MaxSpareServers/Threads */
+    int max_connections_per_child; /**< MaxConnectionsPerChild, 0 = ∞ */
+} rl_mpm_settings_t;
+
+/** The MPM directives as configured (defaults filled by the MPM). */
+RL_DECLARE(rl_mpm_settings_t *) rl_mpm_settings(void);
+
+/** What an MPM plugs into the supervisor. */
+typedef struct rl_mpm_spec_t {
+    const char *name;           /**< "event" */
+    int threaded;               /**< threads per child > 1 possible */
+    int dynamic;                /**< grow/shrink children on idle count */
+    /** The body of a child process (after child_init); return to exit. */
+    void (*child_main)(apr_pool_t *pchild, int slot);
+} rl_mpm_spec_t;
+
+/**
+ * Runs the parent: forks children, replaces dead ones, scales them
+ * (dynamic), and turns signals into stop/restart/graceful.
+ * @return an RL_MPM_* value for the core
+ */
+RL_DECLARE(int) rl_mpm_supervise(const rl_mpm_spec_t *spec,
+                                 apr_pool_t *pconf, rl_server_t *s);
+
+/** In a child: true once it was told to stop (graceful or not). */
+RL_DECLARE(int) rl_mpm_stopping(void);
+/** In a child: true once told to stop without grace (TERM). */
+RL_DECLARE(int) rl_mpm_stopping_now(void);
+
+/** In a child: notes the number of busy and idle workers or connections
+ *  (the supervisor scales dynamic MPMs on it; status shows it). */
+RL_DECLARE(void) rl_mpm_report(int slot, int busy, int idle);
+
+/** In a child: counts a served request on the scoreboard. */
+RL_DECLARE(void) rl_mpm_count_request(int slot);
+
+/** The name of the loaded MPM ("event"), or NULL before it is chosen. */
+RL_DECLARE(const char *) rl_mpm_name(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* RL_MPM_H */
