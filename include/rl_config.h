@@ -107,7 +107,10 @@ typedef struct rl_location_t {
     const char *path;     /**< prefix or regex source or proxy url */
     void *regex;          /**< compiled pcre2_code* for Match forms, else NULL */
     unsigned kind;        /**< RL_CTX_LOCATION or RL_CTX_PROXY */
-    void **dir_config;    /**< per-module blocks (merged at start-up) */
+    void **dir_config;    /**< per-module blocks, merged over the server's
+                               root at start-up */
+    void **own_config;    /**< the section's own blocks, unmerged (used
+                               when several sections match one request) */
     const char *file;     /**< where it was declared */
     unsigned line;
 } rl_location_t;

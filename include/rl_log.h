@@ -41,7 +41,8 @@ typedef struct rl_request_t rl_request_t;
 /** Binds this file's log calls to module `name` (its record). */
 #define RL_LOG_USE_MODULE(name)                                                \
     extern RL_DECLARE_DATA rl_module_t name##_module;                          \
-    static rl_module_t *const rl_log_module_ = &name##_module
+    static rl_module_t *const rl_log_module_                                  \
+        __attribute__((unused)) = &name##_module
 
 /**
  * Logs a line about the server (no client).  status is an APR error to

@@ -76,10 +76,11 @@ RL_DECLARE(int) rl_conn_run(rl_conn_t *c, int timed_out,
 
 /**
  * Asks the connection to finish: the request in progress completes with
- * "Connection: close"; an idle connection ends now.
+ * "Connection: close"; an idle connection ends now (after serving a
+ * request that has already arrived).
  * @return what to wait for next, as rl_conn_run()
  */
-RL_DECLARE(int) rl_conn_shutdown(rl_conn_t *c);
+RL_DECLARE(int) rl_conn_shutdown(rl_conn_t *c, apr_time_t *deadline);
 
 /** True when no request is in progress (idle keep-alive or fresh). */
 RL_DECLARE(int) rl_conn_is_idle(const rl_conn_t *c);

@@ -1,0 +1,148 @@
+/*
+ * http_body.c: reading request bodies for handlers (rl_read_body).
+ *
+ * Bytes come from the connection's input buffer, dechunked in place where
+ * needed.  When the buffer is empty the socket is read without waiting;
+ * under the event MPM an empty socket means APR_EAGAIN (the handler
+ * suspends), under prefork/worker the thread waits here, bounded by
+ * RequestReadTimeout's body stage.
+ */
+#include "http_core.h"
+
+RL_LOG_USE_MODULE(core);
+
+/* Takes body bytes already in the input buffer. */
+static apr_status_t take_buffered(rl_request_t *r, char *buf, apr_size_t len,
+                                  apr_size_t *got)
+{
+    conn_state_t *cs = CONN_STATE(r->connection);
+    req_state_t *rs = REQ_STATE(r);
+    apr_size_t avail = cs->in_end - cs->in_start;
+
+    *got = 0;
+    if (r->body_kind == RL_BODY_LENGTH) {
+        apr_size_t n = avail < len ? avail : len;
+        if ((apr_off_t)n > r->remaining) {
+            n = (apr_size_t)r->remaining;
+        }
+        memcpy(buf, cs->in + cs->in_start, n);
+        cs->in_start += n;
+        r->remaining -= (apr_off_t)n;
+        *got = n;
+        if (r->remaining == 0) {
+            rs->body_eof = 1;
+        }
+        return APR_SUCCESS;
+    }
+    while (avail > 0 && *got == 0) {
+        const char *data;
+        apr_size_t consumed, dlen;
+        int rc = rl_http_chunked_next(&rs->chunk_in, cs->in + cs->in_start,
+                                      avail < len ? avail : len,
+                                      (apr_size_t)r->server->limit_req_line,
+                                      &consumed, &data, &dlen);
+        if (rc == RL_HTTP_OK) {
+            memmove(buf, data, dlen);
+            *got = dlen;
+        }
+        cs->in_start += consumed;
+        avail -= consumed;
+        if (rc == RL_HTTP_DONE) {
+            rs->body_eof = 1;
+            return APR_SUCCESS;
+        }
+        if (rc > 0) {
+            r->status = 400;
+            rl_log_rerror(RL_LOG_INFO, 0, r, "bad chunked request body");
+            return APR_EGENERAL;
+        }
+        if (rc == RL_HTTP_AGAIN && consumed == 0) {
+            break;
+        }
+    }
+    return APR_SUCCESS;
+}
+
+
+RL_DECLARE(apr_status_t) rl_read_body(rl_request_t *r, char *buf,
+                                      apr_size_t len, apr_size_t *got)
+{
+    conn_state_t *cs = CONN_STATE(r->connection);
+    req_state_t *rs = REQ_STATE(r);
+    apr_status_t rv;
+
+    *got = 0;
+    if (r->body_kind == RL_BODY_NONE || rs->body_eof) {
+        return APR_EOF;
+    }
+    if (r->expecting_100 && !rs->sent_100 && !rs->head_sent) {
+        rs->sent_100 = 1;
+        rl_response_send_100(r);
+    }
+    if (rs->body_started == 0) {
+        rs->body_started = apr_time_now();
+    }
+    for (;;) {
+        if (cs->in_end > cs->in_start) {
+            rv = take_buffered(r, buf, len, got);
+            if (rv != APR_SUCCESS) {
+                return rv;
+            }
+            if (cs->in_start == cs->in_end) {
+                cs->in_start = cs->in_end = 0;
+            }
+            if (*got > 0) {
+                r->read_length += (apr_off_t)*got;
+                r->bytes_in += (apr_off_t)*got;
+                if (rs->body_limit > 0 && r->read_length > rs->body_limit) {
+                    r->status = 413;
+                    cs->close_after = 1;
+                    return APR_ENOSPC;
+                }
+                return APR_SUCCESS;
+            }
+            if (rs->body_eof) {
+                return APR_EOF;
+            }
+        }
+        rv = rl_conn_fill(r->connection);
+        if (rv == APR_SUCCESS) {
+            continue;
+        }
+        if (rv == APR_EOF) {
+            r->status = 400;
+            cs->close_after = 1;
+            r->connection->aborted = 1;
+            rl_log_rerror(RL_LOG_INFO, 0, r,
+                          "client closed the connection before sending the "
+                          "whole request body");
+            return APR_ECONNABORTED;
+        }
+        if (rv != APR_EAGAIN) {
+            r->connection->aborted = 1;
+            return rv;
+        }
+        if (!cs->blocking) {
+            cs->wait = WAIT_BODY;
+            return APR_EAGAIN;
+        }
+        rv = rl_conn_wait_io(r->connection, RL_WANT_READ,
+                             rl_conn_body_deadline(r));
+        if (rv == APR_TIMEUP) {
+            r->status = 408;
+            cs->close_after = 1;
+            rl_log_rerror(RL_LOG_INFO, 0, r,
+                          "timed out reading the request body");
+            return APR_TIMEUP;
+        }
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+    }
+}
+
+
+RL_DECLARE(void) rl_request_suspend(rl_request_t *r, rl_resume_fn fn)
+{
+    REQ_STATE(r)->resume = fn;
+}

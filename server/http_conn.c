@@ -1,0 +1,885 @@
+/*
+ * http_conn.c: the HTTP/1.1 connection engine.
+ *
+ * A state machine that never waits: rl_conn_run() reads, parses, runs the
+ * request and writes as far as the socket allows, then says what it waits
+ * for (readable, writable or close) and until when.  The event MPM parks
+ * the connection in epoll; prefork and worker wait with poll() in
+ * rl_conn_serve_blocking().  Phases:
+ *
+ *   READ_HEAD --head--> (hooks, handler) --done--> FLUSH --> READ_HEAD
+ *                              |  ^                  \--close--> LINGER
+ *                        suspended resumed
+ *                              v  |
+ *                            HANDLER
+ *
+ * Buffers are malloc'd and given back while a keep-alive connection is
+ * idle, so an idle connection costs its pool and little else.
+ */
+#include "http_core.h"
+
+#include <apr_lib.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+RL_LOG_USE_MODULE(core);
+
+#define STEP_CONTINUE (-1)
+#define LINGER_TIME apr_time_from_sec(2)
+#define IN_BUF_MAX (1024 * 1024)
+
+static volatile apr_uint32_t conn_ids;
+
+static void addr_text(const struct sockaddr_storage *ss, char *buf,
+                      apr_size_t len, apr_port_t *port)
+{
+    if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+        inet_ntop(AF_INET6, &s6->sin6_addr, buf, (socklen_t)len);
+        *port = ntohs(s6->sin6_port);
+        if (strncmp(buf, "::ffff:", 7) == 0 && strchr(buf + 7, '.')) {
+            memmove(buf, buf + 7, strlen(buf + 7) + 1);
+        }
+    }
+    else {
+        const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
+        inet_ntop(AF_INET, &s4->sin_addr, buf, (socklen_t)len);
+        *port = ntohs(s4->sin_port);
+    }
+}
+
+
+RL_DECLARE(rl_conn_t *) rl_conn_open(int fd, rl_listener_t *l,
+                                     apr_allocator_t *alloc)
+{
+    apr_pool_t *p;
+    rl_conn_t *c;
+    conn_state_t *cs;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    char buf[INET6_ADDRSTRLEN];
+    int one = 1, rc;
+
+    if (apr_pool_create_unmanaged_ex(&p, NULL, alloc) != APR_SUCCESS) {
+        close(fd);
+        return NULL;
+    }
+    c = apr_pcalloc(p, sizeof(*c));
+    cs = apr_pcalloc(p, sizeof(*cs));
+    c->pool = p;
+    c->core = cs;
+    c->fd = fd;
+    c->listener = l;
+    apr_os_sock_put(&c->sock, &fd, p);
+    if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0) {
+        addr_text(&ss, buf, sizeof(buf), &c->client_port);
+        c->client_ip = apr_pstrdup(p, buf);
+    }
+    else {
+        c->client_ip = "-";
+    }
+    sl = sizeof(ss);
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
+        addr_text(&ss, buf, sizeof(buf), &c->local_port);
+        c->local_ip = apr_pstrdup(p, buf);
+    }
+    else {
+        c->local_ip = "-";
+    }
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    c->id = (long)apr_atomic_inc32(&conn_ids);
+    c->base_server = rl_vhost_for_listener(l);
+    c->conn_config = rl_config_server_vector(p);
+    cs->opened = cs->last_io = apr_time_now();
+    cs->alloc = alloc;
+    rc = rl_run_pre_connection(c);
+    if (rc != RL_OK && rc != RL_DECLINED) {
+        rl_conn_close(c);
+        return NULL;
+    }
+    return c;
+}
+
+
+static void free_in(conn_state_t *cs)
+{
+    free(cs->in);
+    cs->in = NULL;
+    cs->in_cap = cs->in_start = cs->in_end = 0;
+}
+
+
+RL_DECLARE(void) rl_conn_close(rl_conn_t *c)
+{
+    conn_state_t *cs = CONN_STATE(c);
+
+    if (cs->r != NULL) {
+        apr_pool_destroy(cs->r->pool);
+        cs->r = NULL;
+    }
+    free_in(cs);
+    free(cs->out);
+    cs->out = NULL;
+    close(c->fd);
+    apr_pool_destroy(c->pool);
+}
+
+
+/* Reads what the socket has into the input buffer.
+ * APR_SUCCESS (bytes added), APR_EAGAIN, APR_EOF, or an error. */
+apr_status_t rl_conn_fill(rl_conn_t *c)
+{
+    conn_state_t *cs = CONN_STATE(c);
+    ssize_t n;
+
+    if (cs->in == NULL) {
+        cs->in = malloc(IN_BUF_INITIAL);
+        if (cs->in == NULL) {
+            return APR_ENOMEM;
+        }
+        cs->in_cap = IN_BUF_INITIAL;
+    }
+    if (cs->in_end == cs->in_cap) {
+        if (cs->in_start > 0) {
+            memmove(cs->in, cs->in + cs->in_start, cs->in_end - cs->in_start);
+            cs->in_end -= cs->in_start;
+            cs->in_start = 0;
+        }
+        else if (cs->in_cap < IN_BUF_MAX) {
+            char *nb = realloc(cs->in, cs->in_cap * 2);
+            if (nb == NULL) {
+                return APR_ENOMEM;
+            }
+            cs->in = nb;
+            cs->in_cap *= 2;
+        }
+        else {
+            return APR_ENOSPC;
+        }
+    }
+    do {
+        n = recv(c->fd, cs->in + cs->in_end, cs->in_cap - cs->in_end, 0);
+    } while (n < 0 && errno == EINTR);
+    if (n > 0) {
+        cs->in_end += (apr_size_t)n;
+        cs->last_io = apr_time_now();
+        return APR_SUCCESS;
+    }
+    if (n == 0) {
+        cs->eof = 1;
+        return APR_EOF;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        return APR_EAGAIN;
+    }
+    return APR_FROM_OS_ERROR(errno);
+}
+
+
+void rl_conn_out_append(rl_conn_t *c, const void *data, apr_size_t len)
+{
+    conn_state_t *cs = CONN_STATE(c);
+
+    if (cs->out_start == cs->out_end) {
+        cs->out_start = cs->out_end = 0;
+    }
+    if (cs->out_end + len > cs->out_cap) {
+        apr_size_t used = cs->out_end - cs->out_start;
+        if (cs->out_start > 0) {
+            memmove(cs->out, cs->out + cs->out_start, used);
+            cs->out_start = 0;
+            cs->out_end = used;
+        }
+        if (used + len > cs->out_cap) {
+            apr_size_t cap = cs->out_cap ? cs->out_cap : 8192;
+            char *nb;
+            while (cap < used + len) {
+                cap *= 2;
+            }
+            nb = realloc(cs->out, cap);
+            if (nb == NULL) {
+                c->aborted = 1;
+                return;
+            }
+            cs->out = nb;
+            cs->out_cap = cap;
+        }
+    }
+    memcpy(cs->out + cs->out_end, data, len);
+    cs->out_end += len;
+}
+
+
+/* Sends queued output.  APR_SUCCESS when all is out, APR_EAGAIN, or an
+ * error (the client is gone). */
+apr_status_t rl_conn_flush(rl_conn_t *c)
+{
+    conn_state_t *cs = CONN_STATE(c);
+
+    while (cs->out_start < cs->out_end) {
+        ssize_t n = send(c->fd, cs->out + cs->out_start,
+                         cs->out_end - cs->out_start, MSG_NOSIGNAL);
+        if (n > 0) {
+            cs->out_start += (apr_size_t)n;
+            cs->last_io = apr_time_now();
+            continue;
+        }
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            return APR_EAGAIN;
+        }
+        c->aborted = 1;
+        return n < 0 ? APR_FROM_OS_ERROR(errno) : APR_EOF;
+    }
+    cs->out_start = cs->out_end = 0;
+    if (cs->out_cap > 64 * 1024) {
+        /* a large response grew it: do not keep that for an idle client */
+        free(cs->out);
+        cs->out = NULL;
+        cs->out_cap = 0;
+    }
+    return APR_SUCCESS;
+}
+
+
+apr_status_t rl_conn_wait_io(rl_conn_t *c, int events, apr_time_t deadline)
+{
+    struct pollfd pfd;
+
+    pfd.fd = c->fd;
+    pfd.events = events == RL_WANT_WRITE ? POLLOUT : POLLIN;
+    for (;;) {
+        apr_time_t now = apr_time_now();
+        int ms, rc;
+
+        if (now >= deadline) {
+            return APR_TIMEUP;
+        }
+        if (rl_mpm_stopping_now()) {
+            return APR_EINTR;
+        }
+        ms = (int)((deadline - now) / 1000) + 1;
+        if (ms > 500) {
+            ms = 500;
+        }
+        rc = poll(&pfd, 1, ms);
+        if (rc > 0) {
+            return APR_SUCCESS;
+        }
+        if (rc < 0 && errno != EINTR) {
+            return APR_FROM_OS_ERROR(errno);
+        }
+    }
+}
+
+
+static void rrt_values(const rl_server_t *s, apr_interval_time_t *t,
+                       apr_interval_time_t *max, apr_size_t *rate, int body)
+{
+    const core_server_conf_t *cc = rl_core_server_conf(s);
+
+    if (!cc->rrt_set) {
+        /* httpd's mod_reqtimeout defaults: on unless configured off */
+        *t = apr_time_from_sec(20);
+        *max = body ? 0 : apr_time_from_sec(40);
+        *rate = 500;
+        return;
+    }
+    *t = body ? cc->body_timeout : cc->header_timeout;
+    *max = body ? cc->body_max : cc->header_max;
+    *rate = body ? cc->body_minrate : cc->header_minrate;
+}
+
+
+/* RequestReadTimeout: time allowed from the first byte, growing by one
+ * second per MinRate bytes received, up to the maximum. */
+static apr_time_t rate_deadline(apr_time_t start, apr_interval_time_t t,
+                                apr_interval_time_t max, apr_size_t rate,
+                                apr_off_t bytes)
+{
+    apr_interval_time_t allowed = t;
+
+    if (rate > 0) {
+        allowed += apr_time_from_sec(bytes / (apr_off_t)rate);
+    }
+    if (max > 0 && allowed > max) {
+        allowed = max;
+    }
+    return start + allowed;
+}
+
+
+apr_time_t rl_conn_body_deadline(rl_request_t *r)
+{
+    apr_interval_time_t t, max;
+    apr_size_t rate;
+    conn_state_t *cs = CONN_STATE(r->connection);
+
+    rrt_values(r->server, &t, &max, &rate, 1);
+    if (t <= 0) {
+        return cs->last_io + r->server->timeout;
+    }
+    return rate_deadline(REQ_STATE(r)->body_started, t, max, rate,
+                         r->read_length);
+}
+
+
+static apr_time_t conn_deadline(rl_conn_t *c)
+{
+    conn_state_t *cs = CONN_STATE(c);
+    const rl_server_t *s = cs->r ? cs->r->server : c->base_server;
+    apr_interval_time_t t, max;
+    apr_size_t rate;
+
+    switch (cs->phase) {
+    case PH_READ_HEAD:
+        if (cs->head_bytes == 0 && c->keepalives > 0) {
+            return cs->last_io + s->keep_alive_timeout;
+        }
+        rrt_values(s, &t, &max, &rate, 0);
+        if (t <= 0) {
+            return cs->last_io + s->timeout;
+        }
+        return rate_deadline(cs->head_bytes ? cs->head_started : cs->opened,
+                             t, max, rate, (apr_off_t)cs->head_bytes);
+    case PH_HANDLER:
+        if (cs->wait == WAIT_BODY) {
+            return rl_conn_body_deadline(cs->r);
+        }
+        return cs->last_io + s->timeout;
+    case PH_FLUSH:
+        return cs->last_io + s->timeout;
+    default:
+        return cs->linger_until;
+    }
+}
+
+
+/* --- starting a request -------------------------------------------- */
+
+static rl_request_t *new_request(rl_conn_t *c)
+{
+    apr_pool_t *p;
+    rl_request_t *r;
+
+    apr_pool_create(&p, c->pool);
+    r = apr_pcalloc(p, sizeof(*r));
+    r->pool = p;
+    r->connection = c;
+    r->server = c->base_server;
+    r->core = apr_pcalloc(p, sizeof(req_state_t));
+    r->request_time = CONN_STATE(c)->head_started
+                          ? CONN_STATE(c)->head_started
+                          : apr_time_now();
+    r->status = 200;
+    r->clength = -1;
+    r->method = "-";
+    r->protocol = "HTTP/1.1";
+    r->proto_num = 1001;
+    r->the_request = "-";
+    r->uri = "-";
+    r->unparsed_uri = "-";
+    r->headers_in = apr_table_make(p, 16);
+    r->headers_out = apr_table_make(p, 8);
+    r->err_headers_out = apr_table_make(p, 4);
+    r->subprocess_env = apr_table_make(p, 4);
+    r->notes = apr_table_make(p, 4);
+    r->request_config = rl_config_server_vector(p);
+    r->per_dir_config = r->server->lookup_defaults;
+    CONN_STATE(c)->r = r;
+    return r;
+}
+
+
+static void fill_limits(const rl_server_t *s, rl_http_limits_t *lim)
+{
+    lim->max_line = (apr_size_t)s->limit_req_line;
+    lim->max_field = (apr_size_t)s->limit_req_fieldsize;
+    lim->max_fields = s->limit_req_fields;
+}
+
+
+/* Host (or the authority of an absolute-form target) without port, in
+ * lower case. */
+static const char *host_of(apr_pool_t *p, const char *authority)
+{
+    const char *end;
+    char *h, *s;
+
+    if (authority == NULL || *authority == '\0') {
+        return NULL;
+    }
+    if (authority[0] == '[') {
+        end = strchr(authority, ']');
+        end = end ? end + 1 : authority + strlen(authority);
+    }
+    else {
+        end = strchr(authority, ':');
+        if (end == NULL) {
+            end = authority + strlen(authority);
+        }
+    }
+    h = apr_pstrndup(p, authority, end - authority);
+    for (s = h; *s; s++) {
+        *s = (char)apr_tolower(*s);
+    }
+    if (s > h && s[-1] == '.') {
+        s[-1] = '\0'; /* "example.com." names the same host */
+    }
+    return h;
+}
+
+
+static int setup_request(rl_request_t *r, const rl_http_head_t *h,
+                         const char **why)
+{
+    const char *target = h->target, *q, *expect;
+    rl_body_kind_e kind;
+    apr_off_t length;
+    int i, rc;
+
+    r->method = h->method;
+    r->protocol = h->protocol;
+    r->proto_num = h->proto_num;
+    r->unparsed_uri = target;
+    r->header_only = strcmp(r->method, "HEAD") == 0;
+    for (i = 0; i < h->nfields; i++) {
+        apr_table_addn(r->headers_in, h->fields[i].name, h->fields[i].value);
+    }
+    rc = rl_http_request_framing(h, &kind, &length, why);
+    if (rc != RL_HTTP_OK) {
+        return rc;
+    }
+    r->body_kind = kind;
+    r->remaining = kind == RL_BODY_LENGTH ? length : 0;
+    if (kind == RL_BODY_LENGTH && length == 0) {
+        r->body_kind = RL_BODY_NONE;
+    }
+    r->hostname = host_of(r->pool, apr_table_get(r->headers_in, "Host"));
+    if (strncasecmp(target, "http://", 7) == 0 ||
+        strncasecmp(target, "https://", 8) == 0) {
+        const char *auth = strstr(target, "://") + 3;
+        const char *slash = strchr(auth, '/');
+        r->hostname = host_of(r->pool, slash ? apr_pstrndup(r->pool, auth,
+                                                            slash - auth)
+                                             : auth);
+        target = slash ? slash : "/";
+    }
+    if (strcmp(target, "*") == 0 || strcmp(r->method, "CONNECT") == 0) {
+        r->uri = target;
+    }
+    else {
+        char *path;
+        q = strchr(target, '?');
+        path = q ? apr_pstrndup(r->pool, target, q - target)
+                 : apr_pstrdup(r->pool, target);
+        r->args = q ? q + 1 : NULL;
+        if (path[0] != '/') {
+            *why = "request target is not a path";
+            return 400;
+        }
+        r->uri = rl_http_normalize_path(r->pool, path);
+        if (r->uri == NULL) {
+            *why = "request path climbs above the root";
+            return 400;
+        }
+    }
+    expect = apr_table_get(r->headers_in, "Expect");
+    if (expect != NULL) {
+        if (strcasecmp(expect, "100-continue") != 0) {
+            *why = "unsupported Expect";
+            return 417;
+        }
+        r->expecting_100 = r->proto_num >= 1001 && kind != RL_BODY_NONE;
+    }
+    r->server = rl_vhost_for_request(r->connection, r->hostname);
+    rl_request_lookup_location(r);
+    {
+        core_dir_conf_t *d = rl_core_dir_conf(r->per_dir_config);
+        apr_off_t limit = d && d->limit_req_body > 0 ? d->limit_req_body : 0;
+        REQ_STATE(r)->body_limit = limit;
+        if (limit > 0 && kind == RL_BODY_LENGTH && length > limit) {
+            *why = "request body larger than LimitRequestBody";
+            return 413;
+        }
+    }
+    return RL_HTTP_OK;
+}
+
+
+static int after_handler(rl_conn_t *c, rl_request_t *r, int rc);
+
+/* A request that could not even be parsed: answer, log, close. */
+static int reject_request(rl_conn_t *c, rl_request_t *r, int status,
+                          const char *why)
+{
+    CONN_STATE(c)->close_after = 1;
+    rl_log_cerror(RL_LOG_INFO, 0, c, "bad request (%d): %s", status,
+                  why ? why : "malformed");
+    return after_handler(c, r, status);
+}
+
+
+static int start_request(rl_conn_t *c, apr_size_t head_len)
+{
+    conn_state_t *cs = CONN_STATE(c);
+    rl_request_t *r = new_request(c);
+    rl_http_limits_t lim;
+    rl_http_head_t h;
+    const char *head = cs->in + cs->in_start, *why = NULL, *eol;
+    int rc;
+
+    fill_limits(c->base_server, &lim);
+    cs->in_start += head_len;
+    cs->scan_pos = 0;
+    r->bytes_in = (apr_off_t)head_len;
+    while (head_len > 0 && (*head == '\r' || *head == '\n')) {
+        head++;
+        head_len--;
+    }
+    eol = memchr(head, '\n', head_len);
+    if (eol != NULL) {
+        apr_size_t n = (apr_size_t)(eol - head);
+        if (n > 0 && head[n - 1] == '\r') {
+            n--;
+        }
+        r->the_request = apr_pstrndup(r->pool, head, n);
+    }
+    rc = rl_http_parse_head(r->pool, head, head_len, &lim, &h, &why);
+    if (rc == RL_HTTP_OK) {
+        rc = setup_request(r, &h, &why);
+    }
+    cs->head_bytes = 0;
+    if (rc != RL_HTTP_OK) {
+        return reject_request(c, r, rc, why);
+    }
+    return after_handler(c, r, rl_request_run(r));
+}
+
+
+/* Reads the rest of a small request body the handler left, so that the
+ * connection can be kept; a large one closes the connection instead. */
+static void discard_body(rl_request_t *r)
+{
+    conn_state_t *cs = CONN_STATE(r->connection);
+    req_state_t *rs = REQ_STATE(r);
+    char buf[8192];
+    apr_size_t got;
+    int blocking = cs->blocking;
+
+    if (r->body_kind == RL_BODY_NONE || rs->body_eof) {
+        return;
+    }
+    if (r->connection->aborted || (r->body_kind == RL_BODY_LENGTH &&
+                                   r->remaining > 64 * 1024)) {
+        cs->close_after = 1;
+        return;
+    }
+    cs->blocking = 0; /* never wait for a body nobody wants */
+    while (rl_read_body(r, buf, sizeof(buf), &got) == APR_SUCCESS) {
+    }
+    cs->blocking = blocking;
+    cs->wait = WAIT_NONE;
+    if (!rs->body_eof) {
+        cs->close_after = 1;
+    }
+}
+
+
+static int after_handler(rl_conn_t *c, rl_request_t *r, int rc)
+{
+    conn_state_t *cs = CONN_STATE(c);
+    req_state_t *rs = REQ_STATE(r);
+
+    if (rc == RL_SUSPENDED) {
+        if (rs->resume == NULL) {
+            rl_log_rerror(RL_LOG_ERR, 0, r,
+                          "handler '%s' suspended without a resume function",
+                          r->handler ? r->handler : "(none)");
+            rc = 500;
+        }
+        else {
+            cs->phase = PH_HANDLER;
+            if (cs->wait == WAIT_NONE) {
+                cs->wait = WAIT_DRAIN;
+            }
+            return STEP_CONTINUE;
+        }
+    }
+    if (rc > 0 && rc != 200) {
+        if (!rs->head_sent && !c->aborted) {
+            rl_request_send_error(r, rc);
+        }
+        else {
+            /* too late for an error page: the client sees a cut */
+            cs->close_after = 1;
+            c->aborted = 1;
+        }
+    }
+    if (!c->aborted) {
+        rl_response_finish(r);
+    }
+    discard_body(r);
+    c->keepalives++;
+    rl_request_finish_hooks(r);
+    cs->r = NULL;
+    apr_pool_destroy(r->pool);
+    cs->phase = PH_FLUSH;
+    return STEP_CONTINUE;
+}
+
+
+/* --- phases ---------------------------------------------------------- */
+
+static int step_read_head(rl_conn_t *c, int timed_out)
+{
+    conn_state_t *cs = CONN_STATE(c);
+    rl_http_limits_t lim;
+
+    if (timed_out) {
+        if (cs->head_bytes == 0) {
+            return RL_WANT_CLOSE; /* idle keep-alive: end quietly */
+        }
+        rl_log_cerror(RL_LOG_INFO, 0, c,
+                      "request head not received in time (%lu bytes so "
+                      "far): RequestReadTimeout",
+                      (unsigned long)cs->head_bytes);
+        return reject_request(c, new_request(c), 408, "timeout");
+    }
+    fill_limits(c->base_server, &lim);
+    for (;;) {
+        apr_status_t rv;
+
+        if (cs->in_end > cs->in_start) {
+            apr_size_t head_len = 0;
+            int rc = rl_http_head_end(cs->in + cs->in_start,
+                                      cs->in_end - cs->in_start,
+                                      &cs->scan_pos, &lim, &head_len);
+            if (rc == RL_HTTP_OK) {
+                return start_request(c, head_len);
+            }
+            if (rc > 0) {
+                cs->in_start = cs->in_end;
+                return reject_request(c, new_request(c), rc,
+                                      rc == 414 ? "request line too long"
+                                      : rc == 431
+                                          ? "header fields too large"
+                                          : "malformed request head");
+            }
+        }
+        if (cs->shutdown && cs->head_bytes == 0 && c->keepalives > 0) {
+            /* told to stop: serve only what is already here */
+            rv = rl_conn_fill(c);
+            if (rv != APR_SUCCESS) {
+                return RL_WANT_CLOSE;
+            }
+        }
+        else {
+            rv = rl_conn_fill(c);
+        }
+        if (rv == APR_SUCCESS) {
+            apr_size_t now_have = cs->in_end - cs->in_start;
+            if (cs->head_bytes == 0) {
+                cs->head_started = apr_time_now();
+            }
+            cs->head_bytes = now_have;
+            continue;
+        }
+        if (rv == APR_EAGAIN) {
+            if (cs->shutdown && cs->head_bytes == 0) {
+                return RL_WANT_CLOSE;
+            }
+            if (cs->in_start == cs->in_end) {
+                free_in(cs); /* idle: give the buffer back */
+            }
+            return RL_WANT_READ;
+        }
+        if (rv == APR_ENOSPC) {
+            return reject_request(c, new_request(c), 431, "head too large");
+        }
+        return RL_WANT_CLOSE; /* EOF or error */
+    }
+}
+
+
+static int step_handler(rl_conn_t *c, int timed_out)
+{
+    conn_state_t *cs = CONN_STATE(c);
+    rl_request_t *r = cs->r;
+    req_state_t *rs = REQ_STATE(r);
+    rl_resume_fn fn;
+    apr_status_t rv;
+
+    if (timed_out) {
+        rl_log_rerror(RL_LOG_INFO, 0, r, "%s",
+                      cs->wait == WAIT_BODY
+                          ? "timed out reading the request body"
+                          : "timed out sending the response");
+        cs->close_after = 1;
+        if (cs->wait != WAIT_BODY) {
+            c->aborted = 1;
+        }
+        cs->wait = WAIT_NONE;
+        return after_handler(c, r, 408);
+    }
+    rv = rl_conn_flush(c);
+    if (rv != APR_SUCCESS && rv != APR_EAGAIN) {
+        cs->wait = WAIT_NONE;
+        return after_handler(c, r, RL_DONE);
+    }
+    if (cs->wait == WAIT_DRAIN && rv == APR_EAGAIN &&
+        cs->out_end - cs->out_start >= OUT_LOW_WATER) {
+        return RL_WANT_WRITE;
+    }
+    cs->wait = WAIT_NONE;
+    fn = rs->resume;
+    rs->resume = NULL;
+    return after_handler(c, r, fn(r));
+}
+
+
+static int step_flush(rl_conn_t *c, int timed_out)
+{
+    conn_state_t *cs = CONN_STATE(c);
+    apr_status_t rv;
+
+    if (timed_out) {
+        rl_log_cerror(RL_LOG_INFO, 0, c,
+                      "timed out sending a response (Timeout)");
+        return RL_WANT_CLOSE;
+    }
+    rv = rl_conn_flush(c);
+    if (rv == APR_EAGAIN) {
+        return RL_WANT_WRITE;
+    }
+    if (rv != APR_SUCCESS || c->aborted) {
+        return RL_WANT_CLOSE;
+    }
+    if (cs->close_after) {
+        /* Shut our side and read what the client still sends, so that
+         * unread input does not turn the close into a reset that would
+         * destroy the response in flight. */
+        shutdown(c->fd, SHUT_WR);
+        cs->linger_until = apr_time_now() + LINGER_TIME;
+        cs->phase = PH_LINGER;
+        return STEP_CONTINUE;
+    }
+    cs->phase = PH_READ_HEAD;
+    cs->head_bytes = cs->in_end - cs->in_start;
+    cs->head_started = apr_time_now();
+    cs->scan_pos = 0;
+    return STEP_CONTINUE;
+}
+
+
+static int step_linger(rl_conn_t *c, int timed_out)
+{
+    conn_state_t *cs = CONN_STATE(c);
+    char buf[4096];
+
+    if (timed_out) {
+        return RL_WANT_CLOSE;
+    }
+    for (;;) {
+        ssize_t n = recv(c->fd, buf, sizeof(buf), 0);
+        if (n > 0) {
+            continue;
+        }
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) &&
+            apr_time_now() < cs->linger_until) {
+            return RL_WANT_READ;
+        }
+        return RL_WANT_CLOSE;
+    }
+}
+
+
+RL_DECLARE(int) rl_conn_run(rl_conn_t *c, int timed_out,
+                            apr_time_t *deadline)
+{
+    conn_state_t *cs = CONN_STATE(c);
+    int rc;
+
+    for (;;) {
+        switch (cs->phase) {
+        case PH_READ_HEAD:
+            rc = step_read_head(c, timed_out);
+            break;
+        case PH_HANDLER:
+            rc = step_handler(c, timed_out);
+            break;
+        case PH_FLUSH:
+            rc = step_flush(c, timed_out);
+            break;
+        default:
+            rc = step_linger(c, timed_out);
+            break;
+        }
+        timed_out = 0;
+        if (rc != STEP_CONTINUE) {
+            break;
+        }
+    }
+    if (rc != RL_WANT_CLOSE) {
+        *deadline = conn_deadline(c);
+    }
+    return rc;
+}
+
+
+RL_DECLARE(int) rl_conn_shutdown(rl_conn_t *c, apr_time_t *deadline)
+{
+    CONN_STATE(c)->shutdown = 1;
+    return rl_conn_run(c, 0, deadline);
+}
+
+
+RL_DECLARE(int) rl_conn_is_idle(const rl_conn_t *c)
+{
+    const conn_state_t *cs = CONN_STATE(c);
+
+    return cs->phase == PH_READ_HEAD && cs->head_bytes == 0 &&
+           cs->in_start == cs->in_end && cs->out_start == cs->out_end;
+}
+
+
+RL_DECLARE(void) rl_conn_serve_blocking(rl_conn_t *c)
+{
+    conn_state_t *cs = CONN_STATE(c);
+    apr_time_t deadline = 0;
+    int want, timed_out = 0;
+
+    cs->blocking = 1;
+    want = rl_conn_run(c, 0, &deadline);
+    while (want != RL_WANT_CLOSE) {
+        apr_status_t rv;
+
+        if (rl_mpm_stopping() && !cs->shutdown) {
+            want = rl_conn_shutdown(c, &deadline);
+            continue;
+        }
+        rv = rl_conn_wait_io(c, want, deadline);
+        if (rv == APR_EINTR) {
+            if (rl_mpm_stopping_now()) {
+                break;
+            }
+            continue;
+        }
+        timed_out = (rv == APR_TIMEUP);
+        if (rv != APR_SUCCESS && !timed_out) {
+            break;
+        }
+        want = rl_conn_run(c, timed_out, &deadline);
+    }
+    rl_conn_close(c);
+}

@@ -1,0 +1,83 @@
+/*
+ * http_core.h: the connection engine's private state, shared by
+ * http_conn.c (reading, state machine), http_response.c (writing) and
+ * http_body.c (request bodies).  Never installed.
+ */
+#ifndef RL_HTTP_CORE_H
+#define RL_HTTP_CORE_H
+
+#include "core.h"
+
+/* Where a connection is. */
+enum conn_phase {
+    PH_READ_HEAD = 0, /* waiting for (the rest of) a request head */
+    PH_HANDLER,       /* a suspended handler waits (see conn_wait) */
+    PH_FLUSH,         /* the response is complete; sending what is left */
+    PH_LINGER         /* write side shut; draining input before close */
+};
+
+/* What a suspended handler waits for. */
+enum conn_wait { WAIT_NONE = 0, WAIT_BODY, WAIT_DRAIN };
+
+/* Output is buffered up to this much before a handler is told to pause
+ * (event) or the write waits (blocking MPMs). */
+#define OUT_HIGH_WATER (256 * 1024)
+#define OUT_LOW_WATER (64 * 1024)
+/* Response bytes held back before the head goes out, so that a small
+ * response gets a Content-Length instead of chunked coding. */
+#define PENDING_BODY_MAX (16 * 1024)
+#define IN_BUF_INITIAL 8192
+
+typedef struct conn_state_t {
+    char *in;                 /* input buffer (malloc), NULL when idle */
+    apr_size_t in_cap, in_start, in_end;
+    apr_size_t scan_pos;      /* rl_http_head_end's state */
+    char *out;                /* output buffer (malloc) */
+    apr_size_t out_cap, out_start, out_end;
+    enum conn_phase phase;
+    enum conn_wait wait;
+    rl_request_t *r;          /* the request in progress, or NULL */
+    int blocking;             /* prefork/worker: waits happen inline */
+    int close_after;          /* close once the response is out */
+    int shutdown;             /* the MPM asked the connection to end */
+    int eof;                  /* the client closed its side */
+    apr_time_t opened;        /* connection start */
+    apr_time_t head_started;  /* first byte of the current head */
+    apr_size_t head_bytes;    /* bytes of the current head so far */
+    apr_time_t last_io;       /* last progress (for Timeout) */
+    apr_time_t linger_until;
+    apr_allocator_t *alloc;
+} conn_state_t;
+
+typedef struct req_state_t {
+    int head_sent;            /* status line and headers are queued */
+    int chunked;              /* response body uses chunked coding */
+    int finished;             /* handler done, response terminated */
+    int no_body;              /* HEAD, 204, 304: no body bytes */
+    char *pending;            /* body held back before the head */
+    apr_size_t pending_len;
+    rl_http_chunked_t chunk_in; /* request body decoder */
+    int body_eof;             /* request body completely read */
+    int sent_100;             /* "100 Continue" already sent */
+    apr_off_t body_limit;     /* LimitRequestBody, 0 = none */
+    apr_time_t body_started;
+    rl_resume_fn resume;      /* suspended handler's continuation */
+    int status_logged;
+} req_state_t;
+
+#define CONN_STATE(c) ((conn_state_t *)(c)->core)
+#define REQ_STATE(r) ((req_state_t *)(r)->core)
+
+/* http_conn.c */
+apr_status_t rl_conn_fill(rl_conn_t *c);
+apr_status_t rl_conn_flush(rl_conn_t *c);
+apr_status_t rl_conn_wait_io(rl_conn_t *c, int events, apr_time_t deadline);
+void rl_conn_out_append(rl_conn_t *c, const void *data, apr_size_t len);
+apr_time_t rl_conn_body_deadline(rl_request_t *r);
+
+/* http_response.c */
+void rl_response_send_head(rl_request_t *r);
+apr_status_t rl_response_finish(rl_request_t *r);
+void rl_response_send_100(rl_request_t *r);
+
+#endif

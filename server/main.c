@@ -1,0 +1,498 @@
+/*
+ * main.c: relaisd's command line and the life of the parent process.
+ *
+ * Each configuration generation: read the configuration (modules load),
+ * check it, open listeners and logs, run post_config once, then hand over
+ * to the MPM, which returns on stop, restart or graceful restart.  The
+ * configuration pool of a generation is destroyed when the next one is
+ * ready, which unloads its modules.
+ */
+#include "core.h"
+
+#include <apr_getopt.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#if !defined(RL_DEFAULT_ROOT) && defined(RL_SERVER_ROOT)
+#define RL_DEFAULT_ROOT RL_SERVER_ROOT
+#endif
+#ifndef RL_DEFAULT_ROOT
+#define RL_DEFAULT_ROOT "/usr/local/relais"
+#endif
+#ifndef RL_DEFAULT_CONF
+#define RL_DEFAULT_CONF "conf/relais.conf"
+#endif
+#ifndef RL_BUILD_FLAGS
+#define RL_BUILD_FLAGS ""
+#endif
+
+RL_LOG_USE_MODULE(core);
+
+rl_process_t rl_proc;
+
+enum dump_mode { DUMP_NONE = 0, DUMP_TEST, DUMP_MODULES, DUMP_VHOSTS };
+
+static apr_array_header_t *cmdline_defines;
+
+
+RL_DECLARE(int) rl_exists_define(const char *name)
+{
+    int i;
+
+    for (i = 0; rl_proc.defines && i < rl_proc.defines->nelts; i++) {
+        if (strcmp(APR_ARRAY_IDX(rl_proc.defines, i, char *), name) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+
+RL_DECLARE(rl_server_t *) rl_main_server(void)
+{
+    return rl_proc.main_server;
+}
+
+
+RL_DECLARE(const char *) rl_server_root(void)
+{
+    return rl_proc.server_root;
+}
+
+
+static void usage(const char *argv0)
+{
+    fprintf(stderr,
+            "Usage: %s [-D name] [-d directory] [-f file]\n"
+            "       [-k start|restart|graceful|graceful-stop|stop]\n"
+            "       [-v] [-V] [-h] [-t] [-M] [-S]\n"
+            "Options:\n"
+            "  -D name            define a name for <IfDefine name> "
+            "(FOREGROUND: do not detach)\n"
+            "  -d directory       ServerRoot (default %s)\n"
+            "  -f file            configuration file (default %s)\n"
+            "  -k action          control a running server\n"
+            "  -v                 show the version\n"
+            "  -V                 show the build settings\n"
+            "  -t                 check the configuration and exit\n"
+            "  -M                 list loaded modules\n"
+            "  -S                 show the virtual host settings\n"
+            "  -h                 this help\n",
+            argv0, RL_DEFAULT_ROOT, RL_DEFAULT_CONF);
+}
+
+
+static void reset_generation_state(apr_pool_t *pconf)
+{
+    int i;
+
+    rl_proc.pconf = pconf;
+    rl_proc.config_errors = 0;
+    rl_proc.user = rl_proc.group = NULL;
+    rl_proc.pid_file = NULL;
+    rl_proc.server_tokens = 0;
+    rl_proc.mpm_module = NULL;
+    rl_proc.graceful_timeout = 0;
+    rl_proc.listen_specs = apr_array_make(pconf, 4, sizeof(listen_spec_t));
+    rl_proc.defines = apr_array_make(pconf, 4, sizeof(char *));
+    rl_proc.define_vars = apr_table_make(pconf, 4);
+    for (i = 0; i < cmdline_defines->nelts; i++) {
+        APR_ARRAY_PUSH(rl_proc.defines, char *) =
+            APR_ARRAY_IDX(cmdline_defines, i, char *);
+    }
+    rl_proc.mpm.start_servers = -1;
+    rl_proc.mpm.server_limit = -1;
+    rl_proc.mpm.threads_per_child = -1;
+    rl_proc.mpm.max_request_workers = -1;
+    rl_proc.mpm.min_spare = -1;
+    rl_proc.mpm.max_spare = -1;
+    rl_proc.mpm.max_connections_per_child = -1;
+}
+
+
+/* Reads and checks the whole configuration.  Returns 0 or the number of
+ * errors (already printed). */
+static int load_config(apr_pool_t *pconf, apr_pool_t *ptemp)
+{
+    rl_config_node_t *tree = NULL;
+    const char *conf;
+
+    apr_hook_deregister_all();
+    apr_hook_global_pool = pconf;
+    reset_generation_state(pconf);
+    rl_modules_reset();
+    rl_module_add_static(pconf, &core_module);
+    rl_proc.main_server = rl_config_new_server(pconf, 0);
+    rl_proc.main_server->defn_file = rl_proc.config_file;
+    conf = rl_server_root_relative(ptemp, rl_proc.config_file);
+    rl_config_read_file(pconf, ptemp, conf, &tree);
+    if (rl_proc.config_errors) {
+        return rl_proc.config_errors;
+    }
+    rl_config_process(pconf, ptemp, tree, 1);
+    apr_hook_sort_all();
+    if (rl_run_pre_config(pconf, rl_proc.plog, ptemp) != RL_OK) {
+        fprintf(stderr, "relaisd: pre-configuration failed\n");
+        return rl_proc.config_errors + 1;
+    }
+    rl_config_process(pconf, ptemp, tree, 0);
+    if (rl_proc.mpm_module == NULL) {
+        fprintf(stderr,
+                "relaisd: %s: no MPM loaded: add exactly one of\n"
+                "  LoadModule mpm_event_module modules/mod_mpm_event.so\n"
+                "  LoadModule mpm_worker_module modules/mod_mpm_worker.so\n"
+                "  LoadModule mpm_prefork_module modules/mod_mpm_prefork.so\n",
+                conf);
+        rl_proc.config_errors++;
+    }
+    if (rl_proc.config_errors) {
+        return rl_proc.config_errors;
+    }
+    rl_config_finish(pconf);
+    if (rl_run_check_config(pconf, rl_proc.plog, ptemp,
+                            rl_proc.main_server) != RL_OK) {
+        rl_proc.config_errors++;
+    }
+    return rl_proc.config_errors;
+}
+
+
+static void report_errors(int n)
+{
+    fprintf(stderr, "relaisd: %d error%s in the configuration; nothing was "
+                    "changed\n",
+            n, n == 1 ? "" : "s");
+}
+
+
+static const char *pid_path(apr_pool_t *p)
+{
+    return rl_server_root_relative(
+        p, rl_proc.pid_file ? rl_proc.pid_file : "logs/relaisd.pid");
+}
+
+
+static pid_t read_pid(apr_pool_t *p)
+{
+    FILE *f = fopen(pid_path(p), "r");
+    long pid = 0;
+
+    if (f == NULL) {
+        return 0;
+    }
+    if (fscanf(f, "%ld", &pid) != 1) {
+        pid = 0;
+    }
+    fclose(f);
+    if (pid > 0 && kill((pid_t)pid, 0) != 0 && errno == ESRCH) {
+        return 0; /* stale */
+    }
+    return (pid_t)pid;
+}
+
+
+static int write_pid(apr_pool_t *p)
+{
+    const char *path = pid_path(p);
+    FILE *f = fopen(path, "w");
+
+    if (f == NULL) {
+        rl_log_error(RL_LOG_EMERG, APR_FROM_OS_ERROR(errno), NULL,
+                     "cannot write the pid file %s", path);
+        return -1;
+    }
+    fprintf(f, "%ld\n", (long)getpid());
+    fclose(f);
+    return 0;
+}
+
+
+static void detach(void)
+{
+    pid_t pid = fork();
+    int fd;
+
+    if (pid < 0) {
+        perror("relaisd: fork");
+        exit(1);
+    }
+    if (pid > 0) {
+        _exit(0);
+    }
+    setsid();
+    fd = open("/dev/null", O_RDWR);
+    if (fd >= 0) {
+        dup2(fd, STDIN_FILENO);
+        dup2(fd, STDOUT_FILENO);
+        close(fd);
+    }
+}
+
+
+static int signal_server(apr_pool_t *p, const char *action)
+{
+    pid_t pid = read_pid(p);
+    int sig;
+
+    if (strcmp(action, "stop") == 0) {
+        sig = SIGTERM;
+    }
+    else if (strcmp(action, "restart") == 0) {
+        sig = SIGHUP;
+    }
+    else if (strcmp(action, "graceful") == 0) {
+        sig = SIGUSR1;
+    }
+    else {
+        sig = SIGWINCH;
+    }
+    if (pid <= 0) {
+        if (sig == SIGTERM || sig == SIGWINCH) {
+            fprintf(stderr, "relaisd (pid file %s) not running\n",
+                    pid_path(p));
+            return 1;
+        }
+        return -1; /* restart/graceful of a stopped server: start it */
+    }
+    if (kill(pid, sig) != 0) {
+        fprintf(stderr, "relaisd: cannot signal pid %ld: %s\n", (long)pid,
+                strerror(errno));
+        return 1;
+    }
+    if (sig == SIGTERM || sig == SIGWINCH) {
+        /* like apachectl stop: return once it is gone (bounded) */
+        int i;
+        for (i = 0; i < 600 && kill(pid, 0) == 0; i++) {
+            apr_sleep(apr_time_from_msec(100));
+        }
+    }
+    return 0;
+}
+
+
+static void show_modules(void)
+{
+    rl_module_t *m;
+
+    printf("Loaded Modules:\n");
+    for (m = rl_first_module(); m != NULL; m = m->next) {
+        printf(" %s_module (%s) %s\n", m->name,
+               m->dso_handle ? "shared" : "static", m->version);
+    }
+}
+
+
+static void show_version(void)
+{
+    printf("Server version: Relais/%s (Linux)\n", rl_version());
+    printf("Server built:   %s %s\n", __DATE__, __TIME__);
+}
+
+
+static void show_settings(void)
+{
+    show_version();
+    printf("Server's Module Magic Number: %d:%d\n", RL_MMN_MAJOR,
+           RL_MMN_MINOR);
+    printf("Server loaded:  APR %s, APR-UTIL %s\n", apr_version_string(),
+           apu_version_string());
+    printf("Compiled using: APR %s\n", APR_VERSION_STRING);
+    printf("Architecture:   %d-bit\n", (int)sizeof(void *) * 8);
+    printf("Module signature: %s\n", RL_MODULE_SIGNATURE);
+    printf("Server compiled with....\n");
+    printf(" -D RL_DEFAULT_ROOT=\"%s\"\n", RL_DEFAULT_ROOT);
+    printf(" -D RL_DEFAULT_CONF=\"%s\"\n", RL_DEFAULT_CONF);
+    printf(" -D RL_BUILD_FLAGS=\"%s\"\n", RL_BUILD_FLAGS);
+}
+
+
+static int run_generations(int detach_first)
+{
+    int first = 1;
+
+    for (;;) {
+        apr_pool_t *pconf, *ptemp;
+        int errors, rc;
+
+        apr_pool_create(&pconf, rl_proc.pglobal);
+        apr_pool_create(&ptemp, pconf);
+        apr_pool_create(&rl_proc.plog, pconf);
+        rl_proc.ptemp = ptemp;
+        errors = load_config(pconf, ptemp);
+        if (errors) {
+            report_errors(errors);
+            if (!first) {
+                rl_log_error(RL_LOG_EMERG, 0, NULL,
+                             "the new configuration has errors (see above "
+                             "or run relaisd -t): exiting");
+            }
+            return 1;
+        }
+        if (rl_listen_open(rl_proc.pglobal, rl_proc.main_server) !=
+            APR_SUCCESS) {
+            return 1;
+        }
+        rl_listen_assign_servers(rl_proc.main_server);
+        if (rl_log_open_all(pconf, rl_proc.main_server) != APR_SUCCESS) {
+            return 1;
+        }
+        if (first && detach_first) {
+            detach();
+        }
+        rl_log_set_pid();
+        if (write_pid(ptemp) != 0) {
+            return 1;
+        }
+        if (rl_run_post_config(pconf, rl_proc.plog, ptemp,
+                               rl_proc.main_server) != RL_OK) {
+            rl_log_error(RL_LOG_EMERG, 0, NULL,
+                         "a module failed to start (see above): exiting");
+            return 1;
+        }
+        apr_pool_clear(ptemp);
+        first = 0;
+        rc = rl_run_mpm(pconf, rl_proc.plog, rl_proc.main_server);
+        if (rc != RL_MPM_RESTART && rc != RL_MPM_GRACEFUL) {
+            unlink(pid_path(pconf));
+            return rc == RL_MPM_EXIT ? 0 : 1;
+        }
+        rl_proc.generation++;
+        apr_hook_deregister_all();
+        apr_pool_destroy(pconf);
+    }
+}
+
+
+int main(int argc, const char *const *argv)
+{
+    apr_getopt_t *opt;
+    const char *optarg, *action = NULL;
+    apr_pool_t *pglobal, *pconf, *ptemp;
+    enum dump_mode dump = DUMP_NONE;
+    int c, errors;
+
+    apr_app_initialize(&argc, &argv, NULL);
+    atexit(apr_terminate);
+    apr_pool_create(&pglobal, NULL);
+    memset(&rl_proc, 0, sizeof(rl_proc));
+    rl_proc.pglobal = pglobal;
+    rl_proc.argv0 = argv[0];
+    rl_proc.server_root = RL_DEFAULT_ROOT;
+    rl_proc.config_file = RL_DEFAULT_CONF;
+    cmdline_defines = apr_array_make(pglobal, 4, sizeof(char *));
+    umask(022);
+
+    apr_getopt_init(&opt, pglobal, argc, argv);
+    while (apr_getopt(opt, "f:d:D:k:tvVMSh", (char *)&c, &optarg) ==
+           APR_SUCCESS) {
+        switch (c) {
+        case 'f':
+            rl_proc.config_file = apr_pstrdup(pglobal, optarg);
+            break;
+        case 'd':
+            if (optarg[0] != '/') {
+                char cwd[4096];
+                if (getcwd(cwd, sizeof(cwd)) == NULL) {
+                    return 1;
+                }
+                optarg = apr_pstrcat(pglobal, cwd, "/", optarg, NULL);
+            }
+            rl_proc.server_root = apr_pstrdup(pglobal, optarg);
+            break;
+        case 'D':
+            APR_ARRAY_PUSH(cmdline_defines, char *) =
+                apr_pstrdup(pglobal, optarg);
+            if (strcmp(optarg, "FOREGROUND") == 0) {
+                rl_proc.foreground = 1;
+            }
+            break;
+        case 'k':
+            action = apr_pstrdup(pglobal, optarg);
+            break;
+        case 't':
+            dump = DUMP_TEST;
+            break;
+        case 'M':
+            dump = DUMP_MODULES;
+            break;
+        case 'S':
+            dump = DUMP_VHOSTS;
+            break;
+        case 'v':
+            show_version();
+            return 0;
+        case 'V':
+            show_settings();
+            return 0;
+        default:
+            usage(argv[0]);
+            return c == 'h' ? 0 : 1;
+        }
+    }
+    if (opt->ind < argc) {
+        usage(argv[0]);
+        return 1;
+    }
+    if (action != NULL && strcmp(action, "start") != 0 &&
+        strcmp(action, "stop") != 0 && strcmp(action, "restart") != 0 &&
+        strcmp(action, "graceful") != 0 &&
+        strcmp(action, "graceful-stop") != 0) {
+        fprintf(stderr, "relaisd: -k %s: expected start, stop, restart, "
+                        "graceful or graceful-stop\n",
+                action);
+        return 1;
+    }
+
+    if (dump != DUMP_NONE || action != NULL) {
+        apr_pool_create(&pconf, pglobal);
+        apr_pool_create(&ptemp, pconf);
+        apr_pool_create(&rl_proc.plog, pconf);
+        rl_proc.ptemp = ptemp;
+        errors = load_config(pconf, ptemp);
+        if (errors) {
+            report_errors(errors);
+            return 1;
+        }
+        if (dump == DUMP_TEST) {
+            if (rl_exists_define("DUMP_PIDFILE")) {
+                printf("PidFile: %s\n", pid_path(ptemp));
+            }
+            if (rl_exists_define("DUMP_VHOSTS")) {
+                rl_vhost_dump(rl_proc.main_server);
+            }
+            if (rl_exists_define("DUMP_MODULES")) {
+                show_modules();
+            }
+            fprintf(stderr, "Syntax OK\n");
+            return 0;
+        }
+        if (dump == DUMP_MODULES) {
+            show_modules();
+            return 0;
+        }
+        if (dump == DUMP_VHOSTS) {
+            rl_vhost_dump(rl_proc.main_server);
+            return 0;
+        }
+        if (strcmp(action, "start") == 0) {
+            pid_t pid = read_pid(ptemp);
+            if (pid > 0) {
+                fprintf(stderr, "relaisd (pid %ld) already running\n",
+                        (long)pid);
+                return 0;
+            }
+        }
+        else {
+            int rc = signal_server(ptemp, action);
+            if (rc >= 0) {
+                return rc;
+            }
+        }
+        apr_hook_deregister_all();
+        apr_pool_destroy(pconf);
+    }
+    return run_generations(!rl_proc.foreground);
+}

@@ -1,0 +1,332 @@
+/*
+ * mpm_event.c: the event MPM (the default, and the one held to the
+ * performance goals).
+ *
+ * Each child runs ThreadsPerChild threads; each thread owns one epoll loop
+ * and every connection it accepts.  Listeners are in every loop with
+ * EPOLLEXCLUSIVE, so the kernel wakes one loop per new connection.
+ * Connections are registered once, edge-triggered, for input and output;
+ * the connection engine (rl_conn_run) always runs until the socket says
+ * EAGAIN, so no edge is missed.  An idle keep-alive connection costs its
+ * pool and an epoll entry, not a thread.
+ */
+#include "relais.h"
+
+#include <apr_atomic.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+RL_LOG_USE_MODULE(mpm_event);
+
+#define EV_BATCH 256
+#define EV_ACCEPT_BATCH 64
+#define EV_TICK_MS 250
+
+enum ev_kind { EV_LISTENER = 1, EV_CONN };
+
+typedef struct ev_listener_t {
+    enum ev_kind kind;
+    rl_listener_t *l;
+} ev_listener_t;
+
+typedef struct ev_conn_t {
+    enum ev_kind kind;
+    rl_conn_t *c;
+    int want;
+    apr_time_t deadline;
+    struct ev_conn_t *prev, *next;
+} ev_conn_t;
+
+typedef struct ev_loop_t {
+    int epfd;
+    int slot;
+    int listening;
+    int nconns;
+    apr_allocator_t *alloc;
+    ev_conn_t *conns;
+    ev_listener_t *ls;
+    int nls;
+    pthread_t tid;
+} ev_loop_t;
+
+static volatile apr_uint32_t accepted_total;
+static volatile apr_uint32_t conns_open;
+
+
+static void ev_unlink(ev_loop_t *lp, ev_conn_t *ev)
+{
+    if (ev->prev) {
+        ev->prev->next = ev->next;
+    }
+    else {
+        lp->conns = ev->next;
+    }
+    if (ev->next) {
+        ev->next->prev = ev->prev;
+    }
+    lp->nconns--;
+    apr_atomic_dec32(&conns_open);
+}
+
+
+/* Applies what the engine said: keep waiting, or close. */
+static void ev_settle(ev_loop_t *lp, ev_conn_t *ev, int want,
+                      apr_time_t deadline)
+{
+    if (want == RL_WANT_CLOSE) {
+        ev_unlink(lp, ev);
+        rl_conn_close(ev->c); /* closing the fd removes it from epoll */
+        return;
+    }
+    ev->want = want;
+    ev->deadline = deadline;
+}
+
+
+static void ev_accept(ev_loop_t *lp, rl_listener_t *l)
+{
+    int i;
+
+    for (i = 0; i < EV_ACCEPT_BATCH; i++) {
+        struct epoll_event e;
+        ev_conn_t *ev;
+        rl_conn_t *c;
+        apr_time_t deadline = 0;
+        int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE) {
+                rl_log_error(RL_LOG_ERR, APR_FROM_OS_ERROR(errno), NULL,
+                             "cannot accept on %s: out of file descriptors",
+                             l->name);
+            }
+            return;
+        }
+        c = rl_conn_open(fd, l, lp->alloc);
+        if (c == NULL) {
+            continue;
+        }
+        ev = apr_pcalloc(c->pool, sizeof(*ev));
+        ev->kind = EV_CONN;
+        ev->c = c;
+        ev->next = lp->conns;
+        if (lp->conns) {
+            lp->conns->prev = ev;
+        }
+        lp->conns = ev;
+        lp->nconns++;
+        apr_atomic_inc32(&conns_open);
+        e.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+        e.data.ptr = ev;
+        if (epoll_ctl(lp->epfd, EPOLL_CTL_ADD, fd, &e) != 0) {
+            ev_settle(lp, ev, RL_WANT_CLOSE, 0);
+            continue;
+        }
+        ev_settle(lp, ev, rl_conn_run(c, 0, &deadline), deadline);
+        apr_atomic_inc32(&accepted_total);
+    }
+}
+
+
+static void ev_listen(ev_loop_t *lp, int on)
+{
+    int i;
+
+    for (i = 0; i < lp->nls; i++) {
+        struct epoll_event e;
+        e.events = EPOLLIN | EPOLLEXCLUSIVE;
+        e.data.ptr = &lp->ls[i];
+        epoll_ctl(lp->epfd, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL,
+                  lp->ls[i].l->fd, &e);
+    }
+    lp->listening = on;
+}
+
+
+static void ev_timers(ev_loop_t *lp, apr_time_t now)
+{
+    ev_conn_t *ev = lp->conns, *next;
+
+    for (; ev != NULL; ev = next) {
+        next = ev->next;
+        if (ev->deadline <= now) {
+            apr_time_t deadline = 0;
+            ev_settle(lp, ev, rl_conn_run(ev->c, 1, &deadline), deadline);
+        }
+    }
+}
+
+
+/* Graceful stop: stop accepting, end idle connections, let the others
+ * finish with "Connection: close". */
+static void ev_begin_stop(ev_loop_t *lp)
+{
+    ev_conn_t *ev, *next;
+
+    ev_listen(lp, 0);
+    for (ev = lp->conns; ev != NULL; ev = next) {
+        apr_time_t deadline = 0;
+        next = ev->next;
+        ev_settle(lp, ev, rl_conn_shutdown(ev->c, &deadline), deadline);
+    }
+}
+
+
+static void *ev_thread(void *arg)
+{
+    ev_loop_t *lp = arg;
+    struct epoll_event events[EV_BATCH];
+    apr_time_t next_tick = 0;
+    int stopping = 0;
+    sigset_t set;
+
+    /* signals go to the main thread only */
+    sigfillset(&set);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    ev_listen(lp, 1);
+    for (;;) {
+        apr_time_t now;
+        int n, i;
+
+        if (rl_mpm_stopping_now()) {
+            break;
+        }
+        if (rl_mpm_stopping() && !stopping) {
+            stopping = 1;
+            ev_begin_stop(lp);
+        }
+        if (stopping && lp->nconns == 0) {
+            break;
+        }
+        n = epoll_wait(lp->epfd, events, EV_BATCH, EV_TICK_MS);
+        for (i = 0; i < n; i++) {
+            enum ev_kind kind = *(enum ev_kind *)events[i].data.ptr;
+            if (kind == EV_LISTENER) {
+                if (!stopping) {
+                    ev_accept(lp, ((ev_listener_t *)events[i].data.ptr)->l);
+                }
+            }
+            else {
+                ev_conn_t *ev = events[i].data.ptr;
+                uint32_t e = events[i].events;
+                int ready = (e & (EPOLLERR | EPOLLHUP)) ||
+                            (ev->want == RL_WANT_READ &&
+                             (e & (EPOLLIN | EPOLLRDHUP))) ||
+                            (ev->want == RL_WANT_WRITE && (e & EPOLLOUT));
+                if (ready) {
+                    apr_time_t deadline = 0;
+                    ev_settle(lp, ev, rl_conn_run(ev->c, 0, &deadline),
+                              deadline);
+                }
+            }
+        }
+        now = apr_time_now();
+        if (now >= next_tick) {
+            ev_timers(lp, now);
+            next_tick = now + apr_time_from_msec(EV_TICK_MS);
+        }
+    }
+    while (lp->conns != NULL) {
+        ev_settle(lp, lp->conns, RL_WANT_CLOSE, 0);
+    }
+    return NULL;
+}
+
+
+static void event_child_main(apr_pool_t *pchild, int slot)
+{
+    rl_mpm_settings_t *m = rl_mpm_settings();
+    int nthreads = m->threads_per_child, i, nls = 0;
+    ev_loop_t *loops = apr_pcalloc(pchild, sizeof(*loops) * nthreads);
+    rl_listener_t *l;
+
+    for (l = rl_listeners(); l != NULL; l = l->next) {
+        nls++;
+    }
+    for (i = 0; i < nthreads; i++) {
+        ev_loop_t *lp = &loops[i];
+        int k = 0;
+        lp->slot = slot;
+        lp->epfd = epoll_create1(EPOLL_CLOEXEC);
+        apr_allocator_create(&lp->alloc);
+        /* keep a little freed memory for reuse, give the rest back */
+        apr_allocator_max_free_set(lp->alloc, 1024 * 1024);
+        lp->nls = nls;
+        lp->ls = apr_pcalloc(pchild, sizeof(ev_listener_t) * nls);
+        for (l = rl_listeners(); l != NULL; l = l->next, k++) {
+            lp->ls[k].kind = EV_LISTENER;
+            lp->ls[k].l = l;
+        }
+        if (pthread_create(&lp->tid, NULL, ev_thread, lp) != 0) {
+            rl_log_error(RL_LOG_ALERT, 0, NULL, "cannot start a thread");
+            _exit(1);
+        }
+    }
+    /* The main thread takes signals and keeps the scoreboard current. */
+    while (!rl_mpm_stopping()) {
+        apr_uint32_t open;
+        apr_sleep(apr_time_from_msec(100));
+        open = apr_atomic_read32(&conns_open);
+        rl_mpm_report(slot, (int)open, nthreads);
+        if (m->max_connections_per_child > 0 &&
+            apr_atomic_read32(&accepted_total) >=
+                (apr_uint32_t)m->max_connections_per_child) {
+            kill(getpid(), SIGUSR1); /* recycle this child gracefully */
+            break;
+        }
+    }
+    for (i = 0; i < nthreads; i++) {
+        pthread_join(loops[i].tid, NULL);
+        close(loops[i].epfd);
+        apr_allocator_destroy(loops[i].alloc);
+    }
+}
+
+
+static int event_run(apr_pool_t *pconf, apr_pool_t *plog, rl_server_t *s)
+{
+    static const rl_mpm_spec_t spec = {"event", 1, 0, event_child_main};
+    rl_mpm_settings_t *m = rl_mpm_settings();
+
+    (void)plog;
+    if (m->start_servers < 1) {
+        m->start_servers = 2;
+    }
+    if (m->threads_per_child < 1) {
+        m->threads_per_child = 1;
+    }
+    if (m->server_limit < 1) {
+        m->server_limit = 16;
+    }
+    if (m->start_servers > m->server_limit) {
+        m->start_servers = m->server_limit;
+    }
+    if (m->max_request_workers < 1) {
+        m->max_request_workers = m->server_limit * m->threads_per_child;
+    }
+    if (m->max_connections_per_child < 0) {
+        m->max_connections_per_child = 0;
+    }
+    return rl_mpm_supervise(&spec, pconf, s);
+}
+
+
+static void event_register_hooks(apr_pool_t *p)
+{
+    (void)p;
+    rl_hook_mpm(event_run, NULL, NULL, RL_HOOK_MIDDLE);
+}
+
+
+RL_DECLARE_MODULE(mpm_event) = {
+    RL_MODULE_STUFF("mpm_event", "0.1.0", RL_MODULE_MPM),
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    event_register_hooks};
