@@ -98,7 +98,8 @@ rl_log_write_(const rl_module_t *m, int level, apr_status_t status,
     if (c == NULL && r != NULL) {
         c = r->connection;
     }
-    if (s != NULL && level > effective_level(m, s)) {
+    /* notices (start, stop, restart) are always written, as in httpd */
+    if (s != NULL && level != RL_LOG_NOTICE && level > effective_level(m, s)) {
         return;
     }
     if (level < 0) {

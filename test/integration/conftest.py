@@ -1,0 +1,144 @@
+"""Shared fixtures for the integration tests: start the real relaisd with a
+real configuration, find free ports, talk raw HTTP.
+
+Every server listens on 127.0.0.1 on a port picked free here; every process
+a test starts is stopped by PID when the test ends.
+"""
+import os
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.environ.get("RELAIS_BUILD", os.path.join(ROOT, "build"))
+RELAISD = os.path.join(BUILD, "bin", "relaisd")
+MODULES = os.path.join(BUILD, "modules")
+MPMS = ("event", "worker", "prefork")
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, timeout=10.0):
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+def mpm_lines(mpm):
+    return "LoadModule mpm_%s_module modules/mod_mpm_%s.so\n" % (mpm, mpm)
+
+
+class Relais:
+    """One relaisd started in the foreground with its own ServerRoot."""
+
+    def __init__(self, root):
+        self.root = str(root)
+        self.proc = None
+        os.makedirs(os.path.join(self.root, "logs"), exist_ok=True)
+        link = os.path.join(self.root, "modules")
+        if not os.path.exists(link):
+            os.symlink(MODULES, link)
+        self.conf = os.path.join(self.root, "relais.conf")
+
+    def write_conf(self, text, name="relais.conf"):
+        path = os.path.join(self.root, name)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def run(self, *args, conf=None, timeout=20):
+        """relaisd with -d root -f conf and args; returns CompletedProcess."""
+        cmd = [RELAISD, "-d", self.root, "-f", conf or self.conf] + list(args)
+        return subprocess.run(cmd, capture_output=True, text=True,
+                              timeout=timeout)
+
+    def start(self, port=None, extra_args=(), preexec_fn=None, wait=True):
+        cmd = [RELAISD, "-d", self.root, "-f", self.conf, "-D", "FOREGROUND"]
+        cmd += list(extra_args)
+        self.stderr = open(os.path.join(self.root, "stderr.txt"), "w")
+        self.proc = subprocess.Popen(cmd, stdout=self.stderr,
+                                     stderr=subprocess.STDOUT,
+                                     preexec_fn=preexec_fn)
+        if port is not None and wait:
+            if not wait_port(port):
+                self.stop()
+                raise RuntimeError("relaisd did not listen on %d:\n%s\n%s" % (
+                    port, self.read("stderr.txt"), self.error_log()))
+        return self.proc
+
+    def send(self, sig):
+        """Sends a signal to the parent process."""
+        self.proc.send_signal(sig)
+
+    def stop(self, sig=signal.SIGTERM, timeout=15):
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(sig)
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        return self.proc.returncode
+
+    def read(self, name):
+        path = os.path.join(self.root, name)
+        if not os.path.exists(path):
+            return ""
+        with open(path, errors="replace") as f:
+            return f.read()
+
+    def error_log(self):
+        return self.read("logs/error_log")
+
+    def children(self):
+        """PIDs of the parent's direct children."""
+        out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(self.proc.pid)],
+                             capture_output=True, text=True).stdout
+        return [int(x) for x in out.split()]
+
+
+@pytest.fixture
+def relais(tmp_path):
+    r = Relais(tmp_path)
+    yield r
+    r.stop()
+
+
+def raw_request(port, data, timeout=5.0, read_all=True):
+    """Sends bytes, returns everything the server sends until it closes
+    (or the timeout)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(data)
+        chunks = []
+        try:
+            while True:
+                b = s.recv(65536)
+                if not b:
+                    break
+                chunks.append(b)
+                if not read_all:
+                    break
+        except socket.timeout:
+            pass
+        return b"".join(chunks)
+
+
+def status_of(response):
+    """Status code of the first response in raw bytes, or None."""
+    if not response.startswith(b"HTTP/"):
+        return None
+    return int(response.split(b" ", 2)[1])
