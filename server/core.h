@@ -78,6 +78,7 @@ typedef struct rl_process_t {
     rl_module_t *mpm_module;
     apr_array_header_t *listen_specs; /**< listen_spec_t */
     apr_interval_time_t graceful_timeout; /**< GracefulShutdownTimeout */
+    apr_array_header_t *cmdline_defines;  /**< -D names */
 } rl_process_t;
 
 extern rl_process_t rl_proc;
@@ -97,6 +98,9 @@ int rl_module_ifmodule_match(const char *name);
 int rl_config_read_file(apr_pool_t *p, apr_pool_t *ptemp, const char *fname,
                         rl_config_node_t **tree);
 char *rl_config_expand_vars(apr_pool_t *p, const char *s, const char **err);
+
+/* config_load.c: 0 or the number of errors (already printed) */
+int rl_config_load(apr_pool_t *pconf, apr_pool_t *ptemp);
 
 /* config_walk.c */
 rl_server_t *rl_config_new_server(apr_pool_t *p, int is_virtual);

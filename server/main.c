@@ -31,37 +31,7 @@
 
 RL_LOG_USE_MODULE(core);
 
-rl_process_t rl_proc;
-
 enum dump_mode { DUMP_NONE = 0, DUMP_TEST, DUMP_MODULES, DUMP_VHOSTS };
-
-static apr_array_header_t *cmdline_defines;
-
-
-RL_DECLARE(int) rl_exists_define(const char *name)
-{
-    int i;
-
-    for (i = 0; rl_proc.defines && i < rl_proc.defines->nelts; i++) {
-        if (strcmp(APR_ARRAY_IDX(rl_proc.defines, i, char *), name) == 0) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-
-RL_DECLARE(rl_server_t *) rl_main_server(void)
-{
-    return rl_proc.main_server;
-}
-
-
-RL_DECLARE(const char *) rl_server_root(void)
-{
-    return rl_proc.server_root;
-}
-
 
 static void usage(const char *argv0)
 {
@@ -82,81 +52,6 @@ static void usage(const char *argv0)
             "  -S                 show the virtual host settings\n"
             "  -h                 this help\n",
             argv0, RL_DEFAULT_ROOT, RL_DEFAULT_CONF);
-}
-
-
-static void reset_generation_state(apr_pool_t *pconf)
-{
-    int i;
-
-    rl_proc.pconf = pconf;
-    rl_proc.config_errors = 0;
-    rl_proc.user = rl_proc.group = NULL;
-    rl_proc.pid_file = NULL;
-    rl_proc.server_tokens = 0;
-    rl_proc.mpm_module = NULL;
-    rl_proc.graceful_timeout = 0;
-    rl_proc.listen_specs = apr_array_make(pconf, 4, sizeof(listen_spec_t));
-    rl_proc.defines = apr_array_make(pconf, 4, sizeof(char *));
-    rl_proc.define_vars = apr_table_make(pconf, 4);
-    for (i = 0; i < cmdline_defines->nelts; i++) {
-        APR_ARRAY_PUSH(rl_proc.defines, char *) =
-            APR_ARRAY_IDX(cmdline_defines, i, char *);
-    }
-    rl_proc.mpm.start_servers = -1;
-    rl_proc.mpm.server_limit = -1;
-    rl_proc.mpm.threads_per_child = -1;
-    rl_proc.mpm.max_request_workers = -1;
-    rl_proc.mpm.min_spare = -1;
-    rl_proc.mpm.max_spare = -1;
-    rl_proc.mpm.max_connections_per_child = -1;
-}
-
-
-/* Reads and checks the whole configuration.  Returns 0 or the number of
- * errors (already printed). */
-static int load_config(apr_pool_t *pconf, apr_pool_t *ptemp)
-{
-    rl_config_node_t *tree = NULL;
-    const char *conf;
-
-    apr_hook_deregister_all();
-    apr_hook_global_pool = pconf;
-    reset_generation_state(pconf);
-    rl_modules_reset();
-    rl_module_add_static(pconf, &core_module);
-    rl_proc.main_server = rl_config_new_server(pconf, 0);
-    rl_proc.main_server->defn_file = rl_proc.config_file;
-    conf = rl_server_root_relative(ptemp, rl_proc.config_file);
-    rl_config_read_file(pconf, ptemp, conf, &tree);
-    if (rl_proc.config_errors) {
-        return rl_proc.config_errors;
-    }
-    rl_config_process(pconf, ptemp, tree, 1);
-    apr_hook_sort_all();
-    if (rl_run_pre_config(pconf, rl_proc.plog, ptemp) != RL_OK) {
-        fprintf(stderr, "relaisd: pre-configuration failed\n");
-        return rl_proc.config_errors + 1;
-    }
-    rl_config_process(pconf, ptemp, tree, 0);
-    if (rl_proc.mpm_module == NULL) {
-        fprintf(stderr,
-                "relaisd: %s: no MPM loaded: add exactly one of\n"
-                "  LoadModule mpm_event_module modules/mod_mpm_event.so\n"
-                "  LoadModule mpm_worker_module modules/mod_mpm_worker.so\n"
-                "  LoadModule mpm_prefork_module modules/mod_mpm_prefork.so\n",
-                conf);
-        rl_proc.config_errors++;
-    }
-    if (rl_proc.config_errors) {
-        return rl_proc.config_errors;
-    }
-    rl_config_finish(pconf);
-    if (rl_run_check_config(pconf, rl_proc.plog, ptemp,
-                            rl_proc.main_server) != RL_OK) {
-        rl_proc.config_errors++;
-    }
-    return rl_proc.config_errors;
 }
 
 
@@ -321,7 +216,7 @@ static int run_generations(int detach_first)
         apr_pool_create(&ptemp, pconf);
         apr_pool_create(&rl_proc.plog, pconf);
         rl_proc.ptemp = ptemp;
-        errors = load_config(pconf, ptemp);
+        errors = rl_config_load(pconf, ptemp);
         if (errors) {
             report_errors(errors);
             if (!first) {
@@ -382,7 +277,7 @@ int main(int argc, const char *const *argv)
     rl_proc.argv0 = argv[0];
     rl_proc.server_root = RL_DEFAULT_ROOT;
     rl_proc.config_file = RL_DEFAULT_CONF;
-    cmdline_defines = apr_array_make(pglobal, 4, sizeof(char *));
+    rl_proc.cmdline_defines = apr_array_make(pglobal, 4, sizeof(char *));
     umask(022);
 
     apr_getopt_init(&opt, pglobal, argc, argv);
@@ -403,7 +298,7 @@ int main(int argc, const char *const *argv)
             rl_proc.server_root = apr_pstrdup(pglobal, optarg);
             break;
         case 'D':
-            APR_ARRAY_PUSH(cmdline_defines, char *) =
+            APR_ARRAY_PUSH(rl_proc.cmdline_defines, char *) =
                 apr_pstrdup(pglobal, optarg);
             if (strcmp(optarg, "FOREGROUND") == 0) {
                 rl_proc.foreground = 1;
@@ -451,7 +346,7 @@ int main(int argc, const char *const *argv)
         apr_pool_create(&ptemp, pconf);
         apr_pool_create(&rl_proc.plog, pconf);
         rl_proc.ptemp = ptemp;
-        errors = load_config(pconf, ptemp);
+        errors = rl_config_load(pconf, ptemp);
         if (errors) {
             report_errors(errors);
             return 1;

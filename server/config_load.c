@@ -1,0 +1,80 @@
+/*
+ * config_load.c: loading one configuration generation from the files:
+ * reset the per-generation state, read the tree, run the LoadModule pass,
+ * pre_config, the directive pass, the merges and check_config.
+ */
+#include "core.h"
+
+static void reset_generation_state(apr_pool_t *pconf)
+{
+    int i;
+
+    rl_proc.pconf = pconf;
+    rl_proc.config_errors = 0;
+    rl_proc.user = rl_proc.group = NULL;
+    rl_proc.pid_file = NULL;
+    rl_proc.server_tokens = 0;
+    rl_proc.mpm_module = NULL;
+    rl_proc.graceful_timeout = 0;
+    rl_proc.listen_specs = apr_array_make(pconf, 4, sizeof(listen_spec_t));
+    rl_proc.defines = apr_array_make(pconf, 4, sizeof(char *));
+    rl_proc.define_vars = apr_table_make(pconf, 4);
+    for (i = 0; i < rl_proc.cmdline_defines->nelts; i++) {
+        APR_ARRAY_PUSH(rl_proc.defines, char *) =
+            APR_ARRAY_IDX(rl_proc.cmdline_defines, i, char *);
+    }
+    rl_proc.mpm.start_servers = -1;
+    rl_proc.mpm.server_limit = -1;
+    rl_proc.mpm.threads_per_child = -1;
+    rl_proc.mpm.max_request_workers = -1;
+    rl_proc.mpm.min_spare = -1;
+    rl_proc.mpm.max_spare = -1;
+    rl_proc.mpm.max_connections_per_child = -1;
+}
+
+
+/* Reads and checks the whole configuration.  Returns 0 or the number of
+ * errors (already printed). */
+int rl_config_load(apr_pool_t *pconf, apr_pool_t *ptemp)
+{
+    rl_config_node_t *tree = NULL;
+    const char *conf;
+
+    apr_hook_deregister_all();
+    apr_hook_global_pool = pconf;
+    reset_generation_state(pconf);
+    rl_modules_reset();
+    rl_module_add_static(pconf, &core_module);
+    rl_proc.main_server = rl_config_new_server(pconf, 0);
+    rl_proc.main_server->defn_file = rl_proc.config_file;
+    conf = rl_server_root_relative(ptemp, rl_proc.config_file);
+    rl_config_read_file(pconf, ptemp, conf, &tree);
+    if (rl_proc.config_errors) {
+        return rl_proc.config_errors;
+    }
+    rl_config_process(pconf, ptemp, tree, 1);
+    apr_hook_sort_all();
+    if (rl_run_pre_config(pconf, rl_proc.plog, ptemp) != RL_OK) {
+        fprintf(stderr, "relaisd: pre-configuration failed\n");
+        return rl_proc.config_errors + 1;
+    }
+    rl_config_process(pconf, ptemp, tree, 0);
+    if (rl_proc.mpm_module == NULL) {
+        fprintf(stderr,
+                "relaisd: %s: no MPM loaded: add exactly one of\n"
+                "  LoadModule mpm_event_module modules/mod_mpm_event.so\n"
+                "  LoadModule mpm_worker_module modules/mod_mpm_worker.so\n"
+                "  LoadModule mpm_prefork_module modules/mod_mpm_prefork.so\n",
+                conf);
+        rl_proc.config_errors++;
+    }
+    if (rl_proc.config_errors) {
+        return rl_proc.config_errors;
+    }
+    rl_config_finish(pconf);
+    if (rl_run_check_config(pconf, rl_proc.plog, ptemp,
+                            rl_proc.main_server) != RL_OK) {
+        rl_proc.config_errors++;
+    }
+    return rl_proc.config_errors;
+}
