@@ -65,60 +65,87 @@ typedef const char *(*rl_cmd_func)(rl_cmd_t *cmd, void *mconfig, int argc,
 
 /** One entry of a module's directive table. */
 struct rl_directive_t {
-    const char *name;   /**< matched case-insensitively; "<Proxy" for a
-                             section */
-    rl_cmd_func func;   /**< handler */
-    const void *data;   /**< handler data (often an offsetof()) */
-    unsigned contexts;  /**< RL_CTX_* bits where it is allowed */
-    int min_args;       /**< fewest arguments */
-    int max_args;       /**< most arguments, -1 for no limit */
-    unsigned flags;     /**< RL_DIR_* */
-    const char *usage;  /**< "ProxyTimeout seconds": in errors and docs */
+    const char *name;  /**< matched case-insensitively; "<Proxy" for a
+                            section */
+    rl_cmd_func func;  /**< handler */
+    const void *data;  /**< handler data (often an offsetof()) */
+    unsigned contexts; /**< RL_CTX_* bits where it is allowed */
+    int min_args;      /**< fewest arguments */
+    int max_args;      /**< most arguments, -1 for no limit */
+    unsigned flags;    /**< RL_DIR_* */
+    const char *usage; /**< "ProxyTimeout seconds": in errors and docs */
 };
 
 /** @name Directive table helpers */
 /**@{*/
-#define RL_TAKE0(n, f, d, c, u) {n, f, d, c, 0, 0, 0, u}
-#define RL_TAKE1(n, f, d, c, u) {n, f, d, c, 1, 1, 0, u}
-#define RL_TAKE2(n, f, d, c, u) {n, f, d, c, 2, 2, 0, u}
-#define RL_TAKE12(n, f, d, c, u) {n, f, d, c, 1, 2, 0, u}
-#define RL_TAKE23(n, f, d, c, u) {n, f, d, c, 2, 3, 0, u}
-#define RL_TAKE_ARGV(n, f, d, c, u) {n, f, d, c, 1, -1, 0, u}
-#define RL_ITERATE(n, f, d, c, u) {n, f, d, c, 1, -1, RL_DIR_ITERATE, u}
-#define RL_SECTION(n, f, d, c, mn, mx, u) {n, f, d, c, mn, mx, RL_DIR_SECTION, u}
-#define RL_DIRECTIVE_END {NULL, NULL, NULL, 0, 0, 0, 0, NULL}
+#define RL_TAKE0(n, f, d, c, u)                                                \
+    {                                                                          \
+        n, f, d, c, 0, 0, 0, u                                                 \
+    }
+#define RL_TAKE1(n, f, d, c, u)                                                \
+    {                                                                          \
+        n, f, d, c, 1, 1, 0, u                                                 \
+    }
+#define RL_TAKE2(n, f, d, c, u)                                                \
+    {                                                                          \
+        n, f, d, c, 2, 2, 0, u                                                 \
+    }
+#define RL_TAKE12(n, f, d, c, u)                                               \
+    {                                                                          \
+        n, f, d, c, 1, 2, 0, u                                                 \
+    }
+#define RL_TAKE23(n, f, d, c, u)                                               \
+    {                                                                          \
+        n, f, d, c, 2, 3, 0, u                                                 \
+    }
+#define RL_TAKE_ARGV(n, f, d, c, u)                                            \
+    {                                                                          \
+        n, f, d, c, 1, -1, 0, u                                                \
+    }
+#define RL_ITERATE(n, f, d, c, u)                                              \
+    {                                                                          \
+        n, f, d, c, 1, -1, RL_DIR_ITERATE, u                                   \
+    }
+#define RL_SECTION(n, f, d, c, mn, mx, u)                                      \
+    {                                                                          \
+        n, f, d, c, mn, mx, RL_DIR_SECTION, u                                  \
+    }
+#define RL_DIRECTIVE_END                                                       \
+    {                                                                          \
+        NULL, NULL, NULL, 0, 0, 0, 0, NULL                                     \
+    }
 /**@}*/
 
 /** A node of the configuration tree: one directive or one section. */
 struct rl_config_node_t {
-    const char *name;           /**< "ProxyPass", or "<Location" */
-    int argc;                   /**< number of arguments */
-    char **argv;                /**< arguments (quotes removed, expanded) */
-    const char *raw_args;       /**< argument text as written (expanded) */
-    const char *file;           /**< file it came from */
-    unsigned line;              /**< line it starts on */
+    const char *name;              /**< "ProxyPass", or "<Location" */
+    int argc;                      /**< number of arguments */
+    char **argv;                   /**< arguments (quotes removed, expanded) */
+    const char *raw_args;          /**< argument text as written (expanded) */
+    const char *file;              /**< file it came from */
+    unsigned line;                 /**< line it starts on */
     rl_config_node_t *first_child; /**< section body, or NULL */
-    rl_config_node_t *next;     /**< next sibling */
-    rl_config_node_t *parent;   /**< enclosing section, or NULL */
+    rl_config_node_t *next;        /**< next sibling */
+    rl_config_node_t *parent;      /**< enclosing section, or NULL */
 };
 
 /** A <Location>, <LocationMatch> or <Proxy> block of a server. */
 typedef struct rl_location_t {
-    const char *path;     /**< prefix or regex source or proxy url */
-    void *regex;          /**< compiled pcre2_code* for Match forms, else NULL */
-    unsigned kind;        /**< RL_CTX_LOCATION or RL_CTX_PROXY */
-    void **dir_config;    /**< per-module blocks, merged over the server's
-                               root at start-up */
-    void **own_config;    /**< the section's own blocks, unmerged (used
-                               when several sections match one request) */
-    const char *file;     /**< where it was declared */
+    const char *path;  /**< prefix or regex source or proxy url */
+    void *regex;       /**< compiled pcre2_code* for Match forms, else NULL */
+    unsigned kind;     /**< RL_CTX_LOCATION or RL_CTX_PROXY */
+    void **dir_config; /**< per-module blocks, merged over the server's
+                            root at start-up */
+    void **own_config; /**< the section's own blocks, unmerged (used
+                            when several sections match one request) */
+    const char *file;  /**< where it was declared */
     unsigned line;
 } rl_location_t;
 
 /** Address a listener or a <VirtualHost> names. */
 typedef struct rl_server_addr_t {
-    const char *host;     /**< "*", an address or a name, as written */
-    apr_port_t port;      /**< 0 for "*" port */
+    const char *host; /**< "*", an address or a name, as written */
+    apr_port_t port;  /**< 0 for "*" port */
 } rl_server_addr_t;
 
 /** Per-module log level override and the server's default. */
@@ -129,41 +156,41 @@ typedef struct rl_server_addr_t {
  * configuration is loaded.
  */
 struct rl_server_t {
-    rl_server_t *next;               /**< next vhost; main server first */
-    int is_virtual;                  /**< 0 for the main server */
-    const char *server_name;         /**< ServerName (without port) */
-    apr_port_t port;                 /**< port from ServerName, or 0 */
-    apr_array_header_t *aliases;     /**< ServerAlias (const char *), may
-                                          hold wildcards */
-    apr_array_header_t *addrs;       /**< rl_server_addr_t of <VirtualHost> */
-    const char *defn_file;           /**< where it was declared */
+    rl_server_t *next;           /**< next vhost; main server first */
+    int is_virtual;              /**< 0 for the main server */
+    const char *server_name;     /**< ServerName (without port) */
+    apr_port_t port;             /**< port from ServerName, or 0 */
+    apr_array_header_t *aliases; /**< ServerAlias (const char *), may
+                                      hold wildcards */
+    apr_array_header_t *addrs;   /**< rl_server_addr_t of <VirtualHost> */
+    const char *defn_file;       /**< where it was declared */
     unsigned defn_line;
 
-    void **module_config;            /**< per-module server blocks */
-    void **lookup_defaults;          /**< per-module root dir blocks */
-    apr_array_header_t *locations;   /**< rl_location_t, in file order */
+    void **module_config;          /**< per-module server blocks */
+    void **lookup_defaults;        /**< per-module root dir blocks */
+    apr_array_header_t *locations; /**< rl_location_t, in file order */
 
     /* core settings, merged from the main server into each vhost */
-    apr_interval_time_t timeout;           /**< Timeout */
-    apr_interval_time_t keep_alive_timeout;/**< KeepAliveTimeout */
-    int keep_alive;                        /**< KeepAlive On|Off */
-    int keep_alive_max;                    /**< MaxKeepAliveRequests, 0=∞ */
-    int limit_req_line;                    /**< LimitRequestLine */
-    int limit_req_fieldsize;               /**< LimitRequestFieldSize */
-    int limit_req_fields;                  /**< LimitRequestFields */
-    int log_level;                         /**< LogLevel default */
-    signed char *module_log_levels;        /**< per module index, -1=unset */
-    const char *error_fname;               /**< ErrorLog as written */
-    void *error_log;                       /**< core-owned apr_file_t* */
+    apr_interval_time_t timeout;            /**< Timeout */
+    apr_interval_time_t keep_alive_timeout; /**< KeepAliveTimeout */
+    int keep_alive;                         /**< KeepAlive On|Off */
+    int keep_alive_max;                     /**< MaxKeepAliveRequests, 0=∞ */
+    int limit_req_line;                     /**< LimitRequestLine */
+    int limit_req_fieldsize;                /**< LimitRequestFieldSize */
+    int limit_req_fields;                   /**< LimitRequestFields */
+    int log_level;                          /**< LogLevel default */
+    signed char *module_log_levels;         /**< per module index, -1=unset */
+    const char *error_fname;                /**< ErrorLog as written */
+    void *error_log;                        /**< core-owned apr_file_t* */
 };
 
 /** Where a directive stands, handed to its handler. */
 struct rl_cmd_t {
-    apr_pool_t *pool;             /**< configuration pool (lives as long as
-                                       this configuration generation) */
-    apr_pool_t *temp_pool;        /**< freed after the configuration loads */
-    rl_server_t *server;          /**< enclosing server (main or vhost) */
-    rl_module_t *module;          /**< the module that owns the directive */
+    apr_pool_t *pool;                /**< configuration pool (lives as long as
+                                          this configuration generation) */
+    apr_pool_t *temp_pool;           /**< freed after the configuration loads */
+    rl_server_t *server;             /**< enclosing server (main or vhost) */
+    rl_module_t *module;             /**< the module that owns the directive */
     const rl_directive_t *directive; /**< the table entry */
     const void *data;             /**< directive->data, for generic setters */
     const rl_config_node_t *node; /**< the node (a section's body is
@@ -176,41 +203,41 @@ struct rl_cmd_t {
 /** @name Generic setters (data = offsetof the field in the block) */
 /**@{*/
 /** On|Off into an int. */
-RL_DECLARE(const char *) rl_set_flag_slot(rl_cmd_t *cmd, void *conf, int argc,
-                                          char *const argv[]);
+RL_DECLARE(const char *)
+rl_set_flag_slot(rl_cmd_t *cmd, void *conf, int argc, char *const argv[]);
 /** A non-negative integer into an int. */
-RL_DECLARE(const char *) rl_set_int_slot(rl_cmd_t *cmd, void *conf, int argc,
-                                         char *const argv[]);
+RL_DECLARE(const char *)
+rl_set_int_slot(rl_cmd_t *cmd, void *conf, int argc, char *const argv[]);
 /** A string (copied into the config pool) into a const char *. */
-RL_DECLARE(const char *) rl_set_string_slot(rl_cmd_t *cmd, void *conf,
-                                            int argc, char *const argv[]);
+RL_DECLARE(const char *)
+rl_set_string_slot(rl_cmd_t *cmd, void *conf, int argc, char *const argv[]);
 /** A path, relative to ServerRoot unless absolute, into a const char *. */
-RL_DECLARE(const char *) rl_set_path_slot(rl_cmd_t *cmd, void *conf, int argc,
-                                          char *const argv[]);
+RL_DECLARE(const char *)
+rl_set_path_slot(rl_cmd_t *cmd, void *conf, int argc, char *const argv[]);
 /** A size with optional k/M/G suffix into an apr_off_t. */
-RL_DECLARE(const char *) rl_set_size_slot(rl_cmd_t *cmd, void *conf, int argc,
-                                          char *const argv[]);
+RL_DECLARE(const char *)
+rl_set_size_slot(rl_cmd_t *cmd, void *conf, int argc, char *const argv[]);
 /** A duration (seconds, or with ms/s/m/h suffix) into apr_interval_time_t. */
-RL_DECLARE(const char *) rl_set_duration_slot(rl_cmd_t *cmd, void *conf,
-                                              int argc, char *const argv[]);
+RL_DECLARE(const char *)
+rl_set_duration_slot(rl_cmd_t *cmd, void *conf, int argc, char *const argv[]);
 /**@}*/
 
 /** @name Parsing helpers for handlers */
 /**@{*/
 /** Parses On/Off.  @return NULL or an error message. */
-RL_DECLARE(const char *) rl_parse_flag(apr_pool_t *p, const char *arg,
-                                       int *out);
+RL_DECLARE(const char *)
+rl_parse_flag(apr_pool_t *p, const char *arg, int *out);
 /** Parses "10", "512k", "4M", "1G".  @return NULL or an error message. */
-RL_DECLARE(const char *) rl_parse_size(apr_pool_t *p, const char *arg,
-                                       apr_off_t *out);
+RL_DECLARE(const char *)
+rl_parse_size(apr_pool_t *p, const char *arg, apr_off_t *out);
 /** Parses "30", "250ms", "5s", "2m", "1h" (bare number: unit).
  *  @return NULL or an error message. */
-RL_DECLARE(const char *) rl_parse_duration(apr_pool_t *p, const char *arg,
-                                           apr_interval_time_t unit,
-                                           apr_interval_time_t *out);
+RL_DECLARE(const char *)
+rl_parse_duration(apr_pool_t *p, const char *arg, apr_interval_time_t unit,
+                  apr_interval_time_t *out);
 /** Makes a path absolute relative to ServerRoot.  Result in p. */
-RL_DECLARE(const char *) rl_server_root_relative(apr_pool_t *p,
-                                                 const char *path);
+RL_DECLARE(const char *)
+rl_server_root_relative(apr_pool_t *p, const char *path);
 /**@}*/
 
 /**
@@ -224,9 +251,9 @@ RL_DECLARE(const char *) rl_server_root_relative(apr_pool_t *p,
  * @param dir_config per-module blocks for the body
  * @since API 20261127.0
  */
-RL_DECLARE(int) rl_config_walk(rl_cmd_t *cmd, const rl_config_node_t *first,
-                               unsigned context, const char *path,
-                               void **dir_config);
+RL_DECLARE(int)
+rl_config_walk(const rl_cmd_t *cmd, const rl_config_node_t *first,
+               unsigned context, const char *path, void **dir_config);
 
 /**
  * Creates a fresh per-module dir config vector for a location-like section
@@ -241,16 +268,16 @@ RL_DECLARE(void **) rl_config_new_dir_vector(apr_pool_t *p, const char *path);
  * The block is merged over the server's root at start-up.
  * @since API 20261127.0
  */
-RL_DECLARE(rl_location_t *) rl_config_add_location(rl_cmd_t *cmd,
-                                                   const char *path,
-                                                   void *regex, unsigned kind,
-                                                   void **dir_config);
+RL_DECLARE(rl_location_t *)
+rl_config_add_location(rl_cmd_t *cmd, const char *path, void *regex,
+                       unsigned kind, void **dir_config);
 
 /**
  * Reports a configuration warning (printed, not fatal) at the directive's
  * file and line.
  */
-RL_DECLARE(void) rl_config_warn(const rl_cmd_t *cmd, const char *fmt, ...)
+RL_DECLARE(void)
+rl_config_warn(const rl_cmd_t *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /** True when the current configuration pass runs with -D name. */

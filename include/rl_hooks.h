@@ -84,8 +84,7 @@ APR_DECLARE_EXTERNAL_HOOK(rl, RL, int, pre_connection, (rl_conn_t * c))
  * post_read_request (ALL): the head is parsed, the vhost and location are
  * chosen.  Request id, trusted forwarded headers.
  */
-APR_DECLARE_EXTERNAL_HOOK(rl, RL, int, post_read_request,
-                          (rl_request_t * r))
+APR_DECLARE_EXTERNAL_HOOK(rl, RL, int, post_read_request, (rl_request_t * r))
 
 /** access_checker (ALL): acl, auth, rate limits.  Runs before any answer. */
 APR_DECLARE_EXTERNAL_HOOK(rl, RL, int, access_checker, (rl_request_t * r))

@@ -29,10 +29,10 @@ extern "C" {
 
 /** @name Hook and handler return values (an HTTP status is also valid) */
 /**@{*/
-#define RL_OK 0          /**< done this step, go on */
-#define RL_DECLINED (-1) /**< not mine: try the next module */
-#define RL_DONE (-2)     /**< the request is answered: skip later steps */
-#define RL_SUSPENDED (-3)/**< the handler waits; see rl_request_suspend() */
+#define RL_OK 0           /**< done this step, go on */
+#define RL_DECLINED (-1)  /**< not mine: try the next module */
+#define RL_DONE (-2)      /**< the request is answered: skip later steps */
+#define RL_SUSPENDED (-3) /**< the handler waits; see rl_request_suspend() */
 /**@}*/
 
 /* ------------------------------------------------------------------ */
@@ -41,33 +41,33 @@ extern "C" {
 
 /** @name Parser results besides an HTTP status */
 /**@{*/
-#define RL_HTTP_OK 0         /**< parsed */
-#define RL_HTTP_AGAIN (-1)   /**< incomplete: give me more bytes */
-#define RL_HTTP_DONE (-2)    /**< chunked body fully read (trailers too) */
+#define RL_HTTP_OK 0       /**< parsed */
+#define RL_HTTP_AGAIN (-1) /**< incomplete: give me more bytes */
+#define RL_HTTP_DONE (-2)  /**< chunked body fully read (trailers too) */
 /**@}*/
 
 /** Limits applied while parsing a request head. */
 typedef struct rl_http_limits_t {
-    apr_size_t max_line;      /**< LimitRequestLine (414 past it) */
-    apr_size_t max_field;     /**< LimitRequestFieldSize (431 past it) */
-    int max_fields;           /**< LimitRequestFields (431 past it) */
+    apr_size_t max_line;  /**< LimitRequestLine (414 past it) */
+    apr_size_t max_field; /**< LimitRequestFieldSize (431 past it) */
+    int max_fields;       /**< LimitRequestFields (431 past it) */
 } rl_http_limits_t;
 
 /** One header field as received (name case preserved). */
 typedef struct rl_http_field_t {
     const char *name;
-    const char *value;        /**< leading/trailing whitespace removed */
+    const char *value; /**< leading/trailing whitespace removed */
 } rl_http_field_t;
 
 /** A parsed request head. */
 typedef struct rl_http_head_t {
-    const char *method;       /**< token, case-sensitive ("GET") */
-    const char *target;       /**< request-target as sent */
-    const char *protocol;     /**< "HTTP/1.1" */
-    int proto_num;            /**< 1000 * major + minor: 1000 or 1001 */
-    rl_http_field_t *fields;  /**< in order received */
+    const char *method;      /**< token, case-sensitive ("GET") */
+    const char *target;      /**< request-target as sent */
+    const char *protocol;    /**< "HTTP/1.1" */
+    int proto_num;           /**< 1000 * major + minor: 1000 or 1001 */
+    rl_http_field_t *fields; /**< in order received */
     int nfields;
-    apr_size_t line_len;      /**< length of the request line (no CRLF) */
+    apr_size_t line_len; /**< length of the request line (no CRLF) */
 } rl_http_head_t;
 
 /**
@@ -82,10 +82,9 @@ typedef struct rl_http_head_t {
  *         lim->max_line), 431 (a field longer than lim->max_field, or the
  *         head longer than the limits allow), or 400 (bare CR, NUL)
  */
-RL_DECLARE(int) rl_http_head_end(const char *buf, apr_size_t len,
-                                 apr_size_t *scan_pos,
-                                 const rl_http_limits_t *lim,
-                                 apr_size_t *head_len);
+RL_DECLARE(int)
+rl_http_head_end(const char *buf, apr_size_t len, apr_size_t *scan_pos,
+                 const rl_http_limits_t *lim, apr_size_t *head_len);
 
 /**
  * Parses a complete request head found by rl_http_head_end().
@@ -97,16 +96,16 @@ RL_DECLARE(int) rl_http_head_end(const char *buf, apr_size_t len,
  * @param why out: a short reason for the error log when not OK
  * @return RL_HTTP_OK, or 400, 414, 431, 501 (not a method token) or 505
  */
-RL_DECLARE(int) rl_http_parse_head(apr_pool_t *p, const char *buf,
-                                   apr_size_t len,
-                                   const rl_http_limits_t *lim,
-                                   rl_http_head_t *out, const char **why);
+RL_DECLARE(int)
+rl_http_parse_head(apr_pool_t *p, const char *buf, apr_size_t len,
+                   const rl_http_limits_t *lim, rl_http_head_t *out,
+                   const char **why);
 
 /** How a request body is delimited. */
 typedef enum rl_body_kind_e {
-    RL_BODY_NONE = 0,    /**< no body */
-    RL_BODY_LENGTH,      /**< Content-Length bytes */
-    RL_BODY_CHUNKED      /**< chunked transfer coding */
+    RL_BODY_NONE = 0, /**< no body */
+    RL_BODY_LENGTH,   /**< Content-Length bytes */
+    RL_BODY_CHUNKED   /**< chunked transfer coding */
 } rl_body_kind_e;
 
 /**
@@ -118,16 +117,16 @@ typedef enum rl_body_kind_e {
  * valid host[:port].
  * @return RL_HTTP_OK or 400 (and *why)
  */
-RL_DECLARE(int) rl_http_request_framing(const rl_http_head_t *h,
-                                        rl_body_kind_e *kind,
-                                        apr_off_t *length, const char **why);
+RL_DECLARE(int)
+rl_http_request_framing(const rl_http_head_t *h, rl_body_kind_e *kind,
+                        apr_off_t *length, const char **why);
 
 /** State of a chunked-body decoder; zero it to start. */
 typedef struct rl_http_chunked_t {
-    int state;               /**< internal */
-    apr_off_t remaining;     /**< data bytes left in the current chunk */
-    apr_size_t line_bytes;   /**< bytes of the current size/trailer line */
-    apr_size_t trailer_bytes;/**< total trailer bytes (bounded) */
+    int state;                /**< internal */
+    apr_off_t remaining;      /**< data bytes left in the current chunk */
+    apr_size_t line_bytes;    /**< bytes of the current size/trailer line */
+    apr_size_t trailer_bytes; /**< total trailer bytes (bounded) */
 } rl_http_chunked_t;
 
 /**
@@ -140,10 +139,10 @@ typedef struct rl_http_chunked_t {
  *         could, needs more), RL_HTTP_DONE (last chunk and trailers read),
  *         or 400 (bad chunk size, missing CRLF, bare CR, size overflow)
  */
-RL_DECLARE(int) rl_http_chunked_next(rl_http_chunked_t *st, const char *in,
-                                     apr_size_t len, apr_size_t max_line,
-                                     apr_size_t *consumed, const char **data,
-                                     apr_size_t *data_len);
+RL_DECLARE(int)
+rl_http_chunked_next(rl_http_chunked_t *st, const char *in, apr_size_t len,
+                     apr_size_t max_line, apr_size_t *consumed,
+                     const char **data, apr_size_t *data_len);
 
 /**
  * Normalises a request path (percent-decoded unreserved characters are
@@ -163,65 +162,65 @@ typedef struct rl_listener_t rl_listener_t;
 
 /** A client connection. */
 struct rl_conn_t {
-    apr_pool_t *pool;           /**< lives as long as the connection */
-    apr_socket_t *sock;         /**< the client socket (non-blocking) */
-    int fd;                     /**< its descriptor */
-    rl_listener_t *listener;    /**< where it was accepted */
-    rl_server_t *base_server;   /**< default server for the listener */
-    const char *client_ip;      /**< peer address as text */
+    apr_pool_t *pool;         /**< lives as long as the connection */
+    apr_socket_t *sock;       /**< the client socket (non-blocking) */
+    int fd;                   /**< its descriptor */
+    rl_listener_t *listener;  /**< where it was accepted */
+    rl_server_t *base_server; /**< default server for the listener */
+    const char *client_ip;    /**< peer address as text */
     apr_port_t client_port;
-    const char *local_ip;       /**< local address as text */
+    const char *local_ip; /**< local address as text */
     apr_port_t local_port;
-    long id;                    /**< unique in this child */
-    int keepalives;             /**< requests served so far */
-    int aborted;                /**< the client went away */
-    void **conn_config;         /**< per-module connection blocks */
-    void *core;                 /**< core-owned engine state */
+    long id;            /**< unique in this child */
+    int keepalives;     /**< requests served so far */
+    int aborted;        /**< the client went away */
+    void **conn_config; /**< per-module connection blocks */
+    void *core;         /**< core-owned engine state */
 };
 
 /** A request. */
 struct rl_request_t {
-    apr_pool_t *pool;           /**< freed when the request is done */
+    apr_pool_t *pool; /**< freed when the request is done */
     rl_conn_t *connection;
-    rl_server_t *server;        /**< the virtual host chosen */
-    rl_location_t *location;    /**< last matching location, or NULL */
-    void **per_dir_config;      /**< merged per-module blocks for the URI */
-    void **request_config;      /**< per-module request state */
+    rl_server_t *server;     /**< the virtual host chosen */
+    rl_location_t *location; /**< last matching location, or NULL */
+    void **per_dir_config;   /**< merged per-module blocks for the URI */
+    void **request_config;   /**< per-module request state */
 
-    apr_time_t request_time;    /**< when the first byte arrived */
-    const char *the_request;    /**< the request line as received */
-    const char *method;         /**< "GET" */
-    const char *protocol;       /**< "HTTP/1.1" */
-    int proto_num;              /**< 1001 */
-    const char *unparsed_uri;   /**< request-target as received */
-    const char *uri;            /**< path, percent-encoded, normalised */
-    const char *args;           /**< query string without '?', or NULL */
-    const char *hostname;       /**< Host without port, lower case */
-    int header_only;            /**< HEAD: no body is sent */
+    apr_time_t request_time;  /**< when the first byte arrived */
+    const char *the_request;  /**< the request line as received */
+    const char *method;       /**< "GET" */
+    const char *protocol;     /**< "HTTP/1.1" */
+    int proto_num;            /**< 1001 */
+    const char *unparsed_uri; /**< request-target as received */
+    const char *uri;          /**< path, percent-encoded, normalised */
+    const char *args;         /**< query string without '?', or NULL */
+    const char *hostname;     /**< Host without port, lower case */
+    int header_only;          /**< HEAD: no body is sent */
 
-    apr_table_t *headers_in;    /**< request header fields */
-    apr_table_t *headers_out;   /**< response fields (success only) */
-    apr_table_t *err_headers_out;/**< response fields, errors too */
-    apr_table_t *subprocess_env;/**< variables (SetEnvIf, %{…}e) */
-    apr_table_t *notes;         /**< between modules */
+    apr_table_t *headers_in;      /**< request header fields */
+    apr_table_t *headers_out;     /**< response fields (success only) */
+    apr_table_t *err_headers_out; /**< response fields, errors too */
+    apr_table_t *subprocess_env;  /**< variables (SetEnvIf, %{…}e) */
+    apr_table_t *notes;           /**< between modules */
 
-    const char *handler;        /**< SetHandler, or set by translate_name */
-    const char *content_type;   /**< response Content-Type */
-    int status;                 /**< response status */
-    apr_off_t clength;          /**< response length, -1 when unknown */
+    const char *handler;      /**< SetHandler, or set by translate_name */
+    const char *content_type; /**< response Content-Type */
+    int status;               /**< response status */
+    apr_off_t clength;        /**< response length, -1 when unknown */
 
-    rl_body_kind_e body_kind;   /**< request body framing */
-    apr_off_t remaining;        /**< request body bytes still unread
-                                     (Content-Length form) */
-    apr_off_t read_length;      /**< request body bytes read so far */
-    int expecting_100;          /**< Expect: 100-continue was sent */
+    rl_body_kind_e body_kind; /**< request body framing */
+    apr_off_t remaining;      /**< request body bytes still unread
+                                   (Content-Length form) */
+    apr_off_t read_length;    /**< request body bytes read so far */
+    int expecting_100;        /**< Expect: 100-continue was sent */
 
-    apr_off_t bytes_sent;       /**< response body bytes sent */
-    apr_off_t bytes_in;         /**< request bytes read incl. head */
-    apr_off_t bytes_out;        /**< response bytes sent incl. head */
-    const char *user;           /**< authenticated user, or NULL */
-    int keepalive;              /**< the connection stays open after */
-    void *core;                 /**< core-owned engine state */
+    apr_off_t bytes_sent; /**< response body bytes sent */
+    apr_off_t bytes_in;   /**< request bytes read incl. head */
+    apr_off_t bytes_out;  /**< response bytes sent incl. head */
+    const char *user;     /**< authenticated user, or NULL */
+    int keepalive;        /**< the connection stays open after */
+    void *core;           /**< core-owned engine state */
 };
 
 /* ------------------------------------------------------------------ */
@@ -241,12 +240,13 @@ RL_DECLARE(void) rl_set_content_type(rl_request_t *r, const char *type);
  * rl_output_congested().
  * @return APR_SUCCESS, or an error when the client is gone
  */
-RL_DECLARE(apr_status_t) rl_rwrite(rl_request_t *r, const void *buf,
-                                   apr_size_t len);
+RL_DECLARE(apr_status_t)
+rl_rwrite(rl_request_t *r, const void *buf, apr_size_t len);
 /** rl_rwrite() of a NUL-terminated string. */
 RL_DECLARE(apr_status_t) rl_rputs(rl_request_t *r, const char *s);
 /** rl_rwrite() of a formatted string. */
-RL_DECLARE(apr_status_t) rl_rprintf(rl_request_t *r, const char *fmt, ...)
+RL_DECLARE(apr_status_t)
+rl_rprintf(rl_request_t *r, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /**
@@ -266,8 +266,8 @@ RL_DECLARE(int) rl_output_congested(rl_request_t *r);
  *         client is gone or sent a bad body (r->status then says which:
  *         400 or 413).
  */
-RL_DECLARE(apr_status_t) rl_read_body(rl_request_t *r, char *buf,
-                                      apr_size_t len, apr_size_t *got);
+RL_DECLARE(apr_status_t)
+rl_read_body(rl_request_t *r, char *buf, apr_size_t len, apr_size_t *got);
 
 /** Resume function of a suspended handler; returns as a handler does. */
 typedef int (*rl_resume_fn)(rl_request_t *r);

@@ -41,8 +41,8 @@ typedef struct rl_request_t rl_request_t;
 /** Binds this file's log calls to module `name` (its record). */
 #define RL_LOG_USE_MODULE(name)                                                \
     extern RL_DECLARE_DATA rl_module_t name##_module;                          \
-    static rl_module_t *const rl_log_module_                                  \
-        __attribute__((unused)) = &name##_module
+    static rl_module_t *const rl_log_module_ __attribute__((unused)) =         \
+        &name##_module
 
 /**
  * Logs a line about the server (no client).  status is an APR error to
@@ -58,15 +58,14 @@ typedef struct rl_request_t rl_request_t;
     rl_log_write_(rl_log_module_, level, status, NULL, NULL, r, __VA_ARGS__)
 
 /** True when a line at `level` from module m would be written for s. */
-RL_DECLARE(int) rl_log_enabled(const rl_module_t *m, int level,
-                               const rl_server_t *s);
+RL_DECLARE(int)
+rl_log_enabled(const rl_module_t *m, int level, const rl_server_t *s);
 
 /** The function behind the rl_log_* macros; s, c, r may be NULL. */
-RL_DECLARE(void) rl_log_write_(const rl_module_t *m, int level,
-                               apr_status_t status, const rl_server_t *s,
-                               const rl_conn_t *c, const rl_request_t *r,
-                               const char *fmt, ...)
-    __attribute__((format(printf, 7, 8)));
+RL_DECLARE(void)
+rl_log_write_(const rl_module_t *m, int level, apr_status_t status,
+              const rl_server_t *s, const rl_conn_t *c, const rl_request_t *r,
+              const char *fmt, ...) __attribute__((format(printf, 7, 8)));
 
 #ifdef __cplusplus
 }

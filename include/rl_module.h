@@ -67,9 +67,9 @@ struct rl_module_t {
     const char *version;   /**< the module's own version, shown by -M */
     unsigned flags;        /**< RL_MODULE_* */
 
-    int index;             /**< core-owned: slot in config vectors */
-    void *dso_handle;      /**< core-owned: apr_dso_handle_t or NULL */
-    rl_module_t *next;     /**< core-owned: next loaded module */
+    int index;         /**< core-owned: slot in config vectors */
+    void *dso_handle;  /**< core-owned: apr_dso_handle_t or NULL */
+    rl_module_t *next; /**< core-owned: next loaded module */
 
     /** Directive table, terminated by an entry whose name is NULL. */
     const rl_directive_t *directives;
@@ -94,7 +94,7 @@ struct rl_module_t {
  * @param flags   RL_MODULE_* flags
  */
 #define RL_MODULE_STUFF(name, version, flags)                                  \
-    RL_MODULE_MAGIC, RL_MMN_MAJOR, RL_MMN_MINOR, RL_MODULE_SIGNATURE, name,   \
+    RL_MODULE_MAGIC, RL_MMN_MAJOR, RL_MMN_MINOR, RL_MODULE_SIGNATURE, name,    \
         version, flags, -1, NULL, NULL
 
 /** Declares the exported module record `<name>_module`. */

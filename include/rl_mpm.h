@@ -39,10 +39,10 @@ extern "C" {
 /** A listening socket (Listen). */
 struct rl_listener_t {
     rl_listener_t *next;
-    apr_socket_t *sock;       /**< bound, listening, non-blocking */
+    apr_socket_t *sock; /**< bound, listening, non-blocking */
     int fd;
-    const char *name;         /**< "127.0.0.1:8080" or "[::1]:8080" */
-    const char *protocol;     /**< "http" or "https" */
+    const char *name;     /**< "127.0.0.1:8080" or "[::1]:8080" */
+    const char *protocol; /**< "http" or "https" */
     apr_port_t port;
     rl_server_t *default_server; /**< first vhost matching, or main */
 };
@@ -52,9 +52,9 @@ RL_DECLARE(rl_listener_t *) rl_listeners(void);
 
 /** @name What a connection waits for */
 /**@{*/
-#define RL_WANT_CLOSE 0   /**< done: call rl_conn_close() */
-#define RL_WANT_READ 1    /**< wait until readable */
-#define RL_WANT_WRITE 2   /**< wait until writable */
+#define RL_WANT_CLOSE 0 /**< done: call rl_conn_close() */
+#define RL_WANT_READ 1  /**< wait until readable */
+#define RL_WANT_WRITE 2 /**< wait until writable */
 /**@}*/
 
 /**
@@ -62,8 +62,8 @@ RL_DECLARE(rl_listener_t *) rl_listeners(void);
  * and runs pre_connection.
  * @return the connection, or NULL (the descriptor is then closed)
  */
-RL_DECLARE(rl_conn_t *) rl_conn_open(int fd, rl_listener_t *l,
-                                     apr_allocator_t *alloc);
+RL_DECLARE(rl_conn_t *)
+rl_conn_open(int fd, rl_listener_t *l, apr_allocator_t *alloc);
 
 /**
  * Runs the connection as far as it can go without waiting.
@@ -71,8 +71,7 @@ RL_DECLARE(rl_conn_t *) rl_conn_open(int fd, rl_listener_t *l,
  * @param deadline  out: when to call again with timed_out set
  * @return RL_WANT_READ, RL_WANT_WRITE or RL_WANT_CLOSE
  */
-RL_DECLARE(int) rl_conn_run(rl_conn_t *c, int timed_out,
-                            apr_time_t *deadline);
+RL_DECLARE(int) rl_conn_run(rl_conn_t *c, int timed_out, apr_time_t *deadline);
 
 /**
  * Asks the connection to finish: the request in progress completes with
@@ -97,12 +96,12 @@ RL_DECLARE(void) rl_conn_serve_blocking(rl_conn_t *c);
 
 /** Settings read by the supervisor from the MPM directives. */
 typedef struct rl_mpm_settings_t {
-    int start_servers;          /**< StartServers */
-    int server_limit;           /**< ServerLimit */
-    int threads_per_child;      /**< ThreadsPerChild */
-    int max_request_workers;    /**< MaxRequestWorkers */
-    int min_spare;              /**< MinSpareServers/Threads */
-    int max_spare;              /**< MaxSpareServers/Threads */
+    int start_servers;             /**< StartServers */
+    int server_limit;              /**< ServerLimit */
+    int threads_per_child;         /**< ThreadsPerChild */
+    int max_request_workers;       /**< MaxRequestWorkers */
+    int min_spare;                 /**< MinSpareServers/Threads */
+    int max_spare;                 /**< MaxSpareServers/Threads */
     int max_connections_per_child; /**< MaxConnectionsPerChild, 0 = ∞ */
 } rl_mpm_settings_t;
 
@@ -111,9 +110,9 @@ RL_DECLARE(rl_mpm_settings_t *) rl_mpm_settings(void);
 
 /** What an MPM plugs into the supervisor. */
 typedef struct rl_mpm_spec_t {
-    const char *name;           /**< "event" */
-    int threaded;               /**< threads per child > 1 possible */
-    int dynamic;                /**< grow/shrink children on idle count */
+    const char *name; /**< "event" */
+    int threaded;     /**< threads per child > 1 possible */
+    int dynamic;      /**< grow/shrink children on idle count */
     /** The body of a child process (after child_init); return to exit. */
     void (*child_main)(apr_pool_t *pchild, int slot);
 } rl_mpm_spec_t;
@@ -123,8 +122,8 @@ typedef struct rl_mpm_spec_t {
  * (dynamic), and turns signals into stop/restart/graceful.
  * @return an RL_MPM_* value for the core
  */
-RL_DECLARE(int) rl_mpm_supervise(const rl_mpm_spec_t *spec,
-                                 apr_pool_t *pconf, rl_server_t *s);
+RL_DECLARE(int)
+rl_mpm_supervise(const rl_mpm_spec_t *spec, apr_pool_t *pconf, rl_server_t *s);
 
 /** In a child: true once it was told to stop (graceful or not). */
 RL_DECLARE(int) rl_mpm_stopping(void);

@@ -23,23 +23,20 @@ extern "C" {
  * live as long as the module (static data).
  * @since API 20261127.0
  */
-RL_DECLARE(apr_status_t) rl_register_provider(apr_pool_t *p,
-                                              const char *group,
-                                              const char *name,
-                                              const char *version,
-                                              const void *provider);
+RL_DECLARE(apr_status_t)
+rl_register_provider(apr_pool_t *p, const char *group, const char *name,
+                     const char *version, const void *provider);
 
 /** Finds a provider, or NULL.  @since API 20261127.0 */
-RL_DECLARE(void *) rl_lookup_provider(const char *group, const char *name,
-                                      const char *version);
+RL_DECLARE(void *)
+rl_lookup_provider(const char *group, const char *name, const char *version);
 
 /**
  * Names of the providers of a group and version (const char * array in p),
  * for error messages that list the choices.
  */
-RL_DECLARE(apr_array_header_t *) rl_list_provider_names(apr_pool_t *p,
-                                                        const char *group,
-                                                        const char *version);
+RL_DECLARE(apr_array_header_t *)
+rl_list_provider_names(apr_pool_t *p, const char *group, const char *version);
 
 #ifdef __cplusplus
 }

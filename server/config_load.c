@@ -32,7 +32,6 @@ static void reset_generation_state(apr_pool_t *pconf)
     rl_proc.mpm.max_connections_per_child = -1;
 }
 
-
 /* Reads and checks the whole configuration.  Returns 0 or the number of
  * errors (already printed). */
 int rl_config_load(apr_pool_t *pconf, apr_pool_t *ptemp)
@@ -72,8 +71,8 @@ int rl_config_load(apr_pool_t *pconf, apr_pool_t *ptemp)
         return rl_proc.config_errors;
     }
     rl_config_finish(pconf);
-    if (rl_run_check_config(pconf, rl_proc.plog, ptemp,
-                            rl_proc.main_server) != RL_OK) {
+    if (rl_run_check_config(pconf, rl_proc.plog, ptemp, rl_proc.main_server) !=
+        RL_OK) {
         rl_proc.config_errors++;
     }
     return rl_proc.config_errors;

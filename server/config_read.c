@@ -19,8 +19,8 @@
 typedef struct cfg_file_t {
     apr_file_t *fp;
     const char *name;
-    unsigned line;      /* line number of the last physical line read */
-    unsigned start;     /* line the current logical line began on */
+    unsigned line;  /* line number of the last physical line read */
+    unsigned start; /* line the current logical line began on */
 } cfg_file_t;
 
 typedef struct read_ctx_t {
@@ -32,7 +32,6 @@ typedef struct read_ctx_t {
 
 static int read_file(read_ctx_t *ctx, const char *fname,
                      rl_config_node_t *parent, rl_config_node_t ***tail);
-
 
 /* Reads one logical line (continuations joined).  Returns 0 at EOF. */
 static int cfg_getline(cfg_file_t *f, apr_pool_t *p, char **out)
@@ -66,14 +65,12 @@ static int cfg_getline(cfg_file_t *f, apr_pool_t *p, char **out)
     }
 }
 
-
 static const char *lookup_var(const char *name)
 {
     const char *v = apr_table_get(rl_proc.define_vars, name);
 
     return v ? v : getenv(name);
 }
-
 
 /* Expands ${NAME}; an undefined name is an error (better than httpd's
  * warning and literal text, which fails later in a stranger way). */
@@ -106,14 +103,13 @@ char *rl_config_expand_vars(apr_pool_t *p, const char *s, const char **err)
         }
         s = end + 1;
         dollar = strstr(s, "${");
-        out = apr_pstrcat(p, out, val,
-                          apr_pstrndup(p, s, dollar ? (apr_size_t)(dollar - s)
-                                                    : strlen(s)),
-                          NULL);
+        out = apr_pstrcat(
+            p, out, val,
+            apr_pstrndup(p, s, dollar ? (apr_size_t)(dollar - s) : strlen(s)),
+            NULL);
     }
     return out;
 }
-
 
 /* Splits arguments: whitespace separated, "double" or 'single' quoted
  * (backslash escapes the quote and itself inside quotes). */
@@ -122,7 +118,6 @@ static const char *tokenize(apr_pool_t *p, const char *s,
 {
     for (;;) {
         char *word, *w;
-        char quote = 0;
 
         while (apr_isspace(*s)) {
             s++;
@@ -132,7 +127,7 @@ static const char *tokenize(apr_pool_t *p, const char *s,
         }
         word = w = apr_palloc(p, strlen(s) + 1);
         if (*s == '"' || *s == '\'') {
-            quote = *s++;
+            char quote = *s++;
             while (*s && *s != quote) {
                 if (*s == '\\' && (s[1] == quote || s[1] == '\\')) {
                     s++;
@@ -146,8 +141,7 @@ static const char *tokenize(apr_pool_t *p, const char *s,
             if (*s && !apr_isspace(*s)) {
                 return "a quoted argument must be followed by a space";
             }
-        }
-        else {
+        } else {
             while (*s && !apr_isspace(*s)) {
                 *w++ = *s++;
             }
@@ -156,7 +150,6 @@ static const char *tokenize(apr_pool_t *p, const char *s,
         APR_ARRAY_PUSH(args, char *) = word;
     }
 }
-
 
 static rl_config_node_t *new_node(read_ctx_t *ctx, cfg_file_t *f,
                                   const char *name, const char *rest)
@@ -180,25 +173,22 @@ static rl_config_node_t *new_node(read_ctx_t *ctx, cfg_file_t *f,
     return n;
 }
 
-
 static int strcmp_ptr(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
-
 
 static int define_is_set(const char *name)
 {
     return rl_exists_define(name);
 }
 
-
 static void add_define(const char *name, const char *value)
 {
     int i;
-    apr_pool_t *p = rl_proc.define_vars ? apr_table_elts(rl_proc.define_vars)
-                                              ->pool
-                                        : rl_proc.pconf;
+    apr_pool_t *p = rl_proc.define_vars
+                        ? apr_table_elts(rl_proc.define_vars)->pool
+                        : rl_proc.pconf;
 
     for (i = 0; i < rl_proc.defines->nelts; i++) {
         if (strcmp(APR_ARRAY_IDX(rl_proc.defines, i, char *), name) == 0) {
@@ -213,7 +203,6 @@ static void add_define(const char *name, const char *value)
     }
 }
 
-
 static void remove_define(const char *name)
 {
     int i;
@@ -227,9 +216,9 @@ static void remove_define(const char *name)
     apr_table_unset(rl_proc.define_vars, name);
 }
 
-
 /* Include / IncludeOptional: a file, a directory, or a glob in the last
- * path component ("mods-enabled/ *.load" without the space).  Files are read in name order. */
+ * path component ("mods-enabled/ *.load" without the space).  Files are read in
+ * name order. */
 static int do_include(read_ctx_t *ctx, rl_config_node_t *n, int optional,
                       rl_config_node_t *parent, rl_config_node_t ***tail)
 {
@@ -244,8 +233,9 @@ static int do_include(read_ctx_t *ctx, rl_config_node_t *n, int optional,
         return 1;
     }
     if (ctx->depth >= MAX_INCLUDE_DEPTH) {
-        rl_config_error(n, "Include nested more than %d deep: is a file "
-                           "including itself?",
+        rl_config_error(n,
+                        "Include nested more than %d deep: is a file "
+                        "including itself?",
                         MAX_INCLUDE_DEPTH);
         return 1;
     }
@@ -263,8 +253,7 @@ static int do_include(read_ctx_t *ctx, rl_config_node_t *n, int optional,
         }
         dir = path;
         pattern = "*";
-    }
-    else {
+    } else {
         slash = strrchr(path, '/');
         dir = apr_pstrndup(ctx->p, path, slash - path);
         pattern = slash + 1;
@@ -284,19 +273,19 @@ static int do_include(read_ctx_t *ctx, rl_config_node_t *n, int optional,
     names = apr_array_make(ctx->ptemp, 8, sizeof(char *));
     while (apr_dir_read(&fi, APR_FINFO_NAME | APR_FINFO_TYPE, d) ==
            APR_SUCCESS) {
-        if (fi.name[0] == '.' || apr_fnmatch(pattern, fi.name,
-                                             APR_FNM_PERIOD) != APR_SUCCESS) {
+        if (fi.name[0] == '.' ||
+            apr_fnmatch(pattern, fi.name, APR_FNM_PERIOD) != APR_SUCCESS) {
             continue;
         }
         APR_ARRAY_PUSH(names, char *) =
             apr_pstrcat(ctx->ptemp, dir, "/", fi.name, NULL);
     }
     apr_dir_close(d);
-    qsort(names->elts, names->nelts, sizeof(char *),
-          strcmp_ptr);
+    qsort(names->elts, names->nelts, sizeof(char *), strcmp_ptr);
     if (names->nelts == 0 && !optional && apr_fnmatch_test(path)) {
-        rl_config_error(n, "no file matches '%s' (IncludeOptional accepts "
-                           "that)",
+        rl_config_error(n,
+                        "no file matches '%s' (IncludeOptional accepts "
+                        "that)",
                         path);
         return 1;
     }
@@ -313,7 +302,6 @@ static int do_include(read_ctx_t *ctx, rl_config_node_t *n, int optional,
     return 0;
 }
 
-
 /* <IfDefine [!]NAME>: true when NAME is (not) defined. */
 static int ifdefine_true(const rl_config_node_t *n)
 {
@@ -323,15 +311,14 @@ static int ifdefine_true(const rl_config_node_t *n)
     return neg ? !define_is_set(name + 1) : define_is_set(name);
 }
 
-
 /*
  * Reads lines until `closing` ("</Location>") or the end of the file.
  * skip != 0 inside a false <IfDefine>: sections are still balanced, but
  * nothing takes effect.
  */
-static int read_block(read_ctx_t *ctx, cfg_file_t *f,
-                      rl_config_node_t *parent, rl_config_node_t ***tail,
-                      const char *closing, unsigned open_line, int skip)
+static int read_block(read_ctx_t *ctx, cfg_file_t *f, rl_config_node_t *parent,
+                      rl_config_node_t ***tail, const char *closing,
+                      unsigned open_line, int skip)
 {
     char *line;
     int errors = 0;
@@ -376,10 +363,10 @@ static int read_block(read_ctx_t *ctx, cfg_file_t *f,
                                 "expected %s (to close the section opened on "
                                 "line %u) but saw %s",
                                 closing, open_line, s);
-            }
-            else {
-                rl_config_error(&tmp, "%s without a matching opening "
-                                      "section",
+            } else {
+                rl_config_error(&tmp,
+                                "%s without a matching opening "
+                                "section",
                                 s);
             }
             return errors + 1;
@@ -400,11 +387,9 @@ static int read_block(read_ctx_t *ctx, cfg_file_t *f,
 
             if (nl > 1 && name[nl - 1] == '>' && rl == 0) {
                 name[nl - 1] = '\0';
-            }
-            else if (rl > 0 && rest[rl - 1] == '>') {
+            } else if (rl > 0 && rest[rl - 1] == '>') {
                 rest[rl - 1] = '\0';
-            }
-            else {
+            } else {
                 rl_config_node_t tmp = {0};
                 tmp.file = f->name;
                 tmp.line = f->start;
@@ -420,13 +405,12 @@ static int read_block(read_ctx_t *ctx, cfg_file_t *f,
                     rl_config_error(n, "expected one name, [!]NAME");
                     errors++;
                     cond = 0;
-                }
-                else {
+                } else {
                     cond = !skip && ifdefine_true(n);
                 }
                 /* The body joins the enclosing block when true. */
-                errors += read_block(ctx, f, parent, tail, close, n->line,
-                                     !cond);
+                errors +=
+                    read_block(ctx, f, parent, tail, close, n->line, !cond);
                 continue;
             }
             if (!skip) {
@@ -456,12 +440,10 @@ static int read_block(read_ctx_t *ctx, cfg_file_t *f,
             if (n->argc < 1 || n->argc > 2) {
                 rl_config_error(n, "expected a name and an optional value");
                 errors++;
-            }
-            else if (strchr(n->argv[0], ':') != NULL) {
+            } else if (strchr(n->argv[0], ':') != NULL) {
                 rl_config_error(n, "a variable name may not contain ':'");
                 errors++;
-            }
-            else {
+            } else {
                 add_define(n->argv[0], n->argc == 2 ? n->argv[1] : NULL);
             }
             continue;
@@ -470,8 +452,7 @@ static int read_block(read_ctx_t *ctx, cfg_file_t *f,
             if (n->argc != 1) {
                 rl_config_error(n, "expected a name");
                 errors++;
-            }
-            else {
+            } else {
                 remove_define(n->argv[0]);
             }
             continue;
@@ -485,14 +466,14 @@ static int read_block(read_ctx_t *ctx, cfg_file_t *f,
         tmp.file = f->name;
         tmp.line = open_line;
         tmp.name = "";
-        rl_config_error(&tmp, "section is never closed (expected %s before "
-                              "the end of the file)",
+        rl_config_error(&tmp,
+                        "section is never closed (expected %s before "
+                        "the end of the file)",
                         closing);
         errors++;
     }
     return errors;
 }
-
 
 static int read_file(read_ctx_t *ctx, const char *fname,
                      rl_config_node_t *parent, rl_config_node_t ***tail)
@@ -515,7 +496,6 @@ static int read_file(read_ctx_t *ctx, const char *fname,
     apr_file_close(f.fp);
     return errors;
 }
-
 
 int rl_config_read_file(apr_pool_t *p, apr_pool_t *ptemp, const char *fname,
                         rl_config_node_t **tree)

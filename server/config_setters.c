@@ -8,8 +8,7 @@
 #include <apr_lib.h>
 #include <errno.h>
 
-RL_DECLARE(const char *) rl_parse_flag(apr_pool_t *p, const char *arg,
-                                       int *out)
+RL_DECLARE(const char *) rl_parse_flag(apr_pool_t *p, const char *arg, int *out)
 {
     if (strcasecmp(arg, "on") == 0) {
         *out = 1;
@@ -22,9 +21,8 @@ RL_DECLARE(const char *) rl_parse_flag(apr_pool_t *p, const char *arg,
     return apr_psprintf(p, "expected On or Off, got '%s'", arg);
 }
 
-
-RL_DECLARE(const char *) rl_parse_size(apr_pool_t *p, const char *arg,
-                                       apr_off_t *out)
+RL_DECLARE(const char *)
+rl_parse_size(apr_pool_t *p, const char *arg, apr_off_t *out)
 {
     char *end;
     apr_int64_t v, mult = 1;
@@ -32,8 +30,9 @@ RL_DECLARE(const char *) rl_parse_size(apr_pool_t *p, const char *arg,
     errno = 0;
     v = apr_strtoi64(arg, &end, 10);
     if (end == arg || errno || v < 0) {
-        return apr_psprintf(p, "expected a size such as 512, 64k, 4M or 1G, "
-                               "got '%s'",
+        return apr_psprintf(p,
+                            "expected a size such as 512, 64k, 4M or 1G, "
+                            "got '%s'",
                             arg);
     }
     switch (apr_tolower(*end)) {
@@ -55,8 +54,9 @@ RL_DECLARE(const char *) rl_parse_size(apr_pool_t *p, const char *arg,
         end = (char *)"?";
     }
     if (*end != '\0' && !(apr_tolower(*end) == 'b' && end[1] == '\0')) {
-        return apr_psprintf(p, "expected a size such as 512, 64k, 4M or 1G, "
-                               "got '%s'",
+        return apr_psprintf(p,
+                            "expected a size such as 512, 64k, 4M or 1G, "
+                            "got '%s'",
                             arg);
     }
     if (v > APR_INT64_MAX / mult) {
@@ -66,10 +66,9 @@ RL_DECLARE(const char *) rl_parse_size(apr_pool_t *p, const char *arg,
     return NULL;
 }
 
-
-RL_DECLARE(const char *) rl_parse_duration(apr_pool_t *p, const char *arg,
-                                           apr_interval_time_t unit,
-                                           apr_interval_time_t *out)
+RL_DECLARE(const char *)
+rl_parse_duration(apr_pool_t *p, const char *arg, apr_interval_time_t unit,
+                  apr_interval_time_t *out)
 {
     char *end;
     apr_int64_t v;
@@ -78,28 +77,25 @@ RL_DECLARE(const char *) rl_parse_duration(apr_pool_t *p, const char *arg,
     errno = 0;
     v = apr_strtoi64(arg, &end, 10);
     if (end == arg || errno || v < 0) {
-        return apr_psprintf(p, "expected a duration such as 30, 250ms, 5s, "
-                               "2m or 1h, got '%s'",
+        return apr_psprintf(p,
+                            "expected a duration such as 30, 250ms, 5s, "
+                            "2m or 1h, got '%s'",
                             arg);
     }
     if (strcasecmp(end, "ms") == 0) {
         mult = 1000;
-    }
-    else if (strcasecmp(end, "s") == 0) {
+    } else if (strcasecmp(end, "s") == 0) {
         mult = APR_USEC_PER_SEC;
-    }
-    else if (strcasecmp(end, "m") == 0 || strcasecmp(end, "min") == 0) {
+    } else if (strcasecmp(end, "m") == 0 || strcasecmp(end, "min") == 0) {
         mult = 60 * APR_USEC_PER_SEC;
-    }
-    else if (strcasecmp(end, "h") == 0) {
+    } else if (strcasecmp(end, "h") == 0) {
         mult = 3600 * APR_USEC_PER_SEC;
-    }
-    else if (strcasecmp(end, "us") == 0) {
+    } else if (strcasecmp(end, "us") == 0) {
         mult = 1;
-    }
-    else if (*end != '\0') {
-        return apr_psprintf(p, "expected a duration such as 30, 250ms, 5s, "
-                               "2m or 1h, got '%s'",
+    } else if (*end != '\0') {
+        return apr_psprintf(p,
+                            "expected a duration such as 30, 250ms, 5s, "
+                            "2m or 1h, got '%s'",
                             arg);
     }
     if (v > APR_INT64_MAX / mult) {
@@ -109,9 +105,8 @@ RL_DECLARE(const char *) rl_parse_duration(apr_pool_t *p, const char *arg,
     return NULL;
 }
 
-
-RL_DECLARE(const char *) rl_server_root_relative(apr_pool_t *p,
-                                                 const char *path)
+RL_DECLARE(const char *)
+rl_server_root_relative(apr_pool_t *p, const char *path)
 {
     if (path[0] == '/' || rl_proc.server_root == NULL) {
         return apr_pstrdup(p, path);
@@ -119,19 +114,18 @@ RL_DECLARE(const char *) rl_server_root_relative(apr_pool_t *p,
     return apr_pstrcat(p, rl_proc.server_root, "/", path, NULL);
 }
 
+#define SLOT(type, conf, cmd)                                                  \
+    ((type *)((char *)(conf) + (apr_size_t)(cmd)->data))
 
-#define SLOT(type, conf, cmd) ((type *)((char *)(conf) + (apr_size_t)(cmd)->data))
-
-RL_DECLARE(const char *) rl_set_flag_slot(rl_cmd_t *cmd, void *conf, int argc,
-                                          char *const argv[])
+RL_DECLARE(const char *)
+rl_set_flag_slot(rl_cmd_t *cmd, void *conf, int argc, char *const argv[])
 {
     (void)argc;
     return rl_parse_flag(cmd->temp_pool, argv[0], SLOT(int, conf, cmd));
 }
 
-
-RL_DECLARE(const char *) rl_set_int_slot(rl_cmd_t *cmd, void *conf, int argc,
-                                         char *const argv[])
+RL_DECLARE(const char *)
+rl_set_int_slot(rl_cmd_t *cmd, void *conf, int argc, char *const argv[])
 {
     char *end;
     long v;
@@ -148,18 +142,16 @@ RL_DECLARE(const char *) rl_set_int_slot(rl_cmd_t *cmd, void *conf, int argc,
     return NULL;
 }
 
-
-RL_DECLARE(const char *) rl_set_string_slot(rl_cmd_t *cmd, void *conf,
-                                            int argc, char *const argv[])
+RL_DECLARE(const char *)
+rl_set_string_slot(rl_cmd_t *cmd, void *conf, int argc, char *const argv[])
 {
     (void)argc;
     *SLOT(const char *, conf, cmd) = apr_pstrdup(cmd->pool, argv[0]);
     return NULL;
 }
 
-
-RL_DECLARE(const char *) rl_set_path_slot(rl_cmd_t *cmd, void *conf, int argc,
-                                          char *const argv[])
+RL_DECLARE(const char *)
+rl_set_path_slot(rl_cmd_t *cmd, void *conf, int argc, char *const argv[])
 {
     (void)argc;
     *SLOT(const char *, conf, cmd) =
@@ -167,17 +159,15 @@ RL_DECLARE(const char *) rl_set_path_slot(rl_cmd_t *cmd, void *conf, int argc,
     return NULL;
 }
 
-
-RL_DECLARE(const char *) rl_set_size_slot(rl_cmd_t *cmd, void *conf, int argc,
-                                          char *const argv[])
+RL_DECLARE(const char *)
+rl_set_size_slot(rl_cmd_t *cmd, void *conf, int argc, char *const argv[])
 {
     (void)argc;
     return rl_parse_size(cmd->temp_pool, argv[0], SLOT(apr_off_t, conf, cmd));
 }
 
-
-RL_DECLARE(const char *) rl_set_duration_slot(rl_cmd_t *cmd, void *conf,
-                                              int argc, char *const argv[])
+RL_DECLARE(const char *)
+rl_set_duration_slot(rl_cmd_t *cmd, void *conf, int argc, char *const argv[])
 {
     (void)argc;
     return rl_parse_duration(cmd->temp_pool, argv[0], APR_USEC_PER_SEC,

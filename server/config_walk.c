@@ -43,7 +43,6 @@ static const struct {
                         "(as in httpd 2.4, where it is deprecated)"},
     {NULL, NULL}};
 
-
 void rl_config_error(const rl_config_node_t *n, const char *fmt, ...)
 {
     va_list ap;
@@ -56,17 +55,14 @@ void rl_config_error(const rl_config_node_t *n, const char *fmt, ...)
     if (*name == '<') {
         fprintf(stderr, "relaisd: %s:%u: %s>: %s\n", n->file, n->line, name,
                 msg);
-    }
-    else if (*name) {
+    } else if (*name) {
         fprintf(stderr, "relaisd: %s:%u: %s: %s\n", n->file, n->line, name,
                 msg);
-    }
-    else {
+    } else {
         fprintf(stderr, "relaisd: %s:%u: %s\n", n->file, n->line, msg);
     }
     rl_proc.config_errors++;
 }
-
 
 RL_DECLARE(void) rl_config_warn(const rl_cmd_t *cmd, const char *fmt, ...)
 {
@@ -80,12 +76,10 @@ RL_DECLARE(void) rl_config_warn(const rl_cmd_t *cmd, const char *fmt, ...)
             cmd->node->line, cmd->node->name, msg);
 }
 
-
 void **rl_config_server_vector(apr_pool_t *p)
 {
     return apr_pcalloc(p, sizeof(void *) * RL_MAX_MODULES);
 }
-
 
 /* The module's block in a dir vector, created on first use (a module
  * loaded after the vector was made). */
@@ -97,7 +91,6 @@ void *rl_config_dir_block(apr_pool_t *p, void **vec, rl_module_t *m,
     }
     return vec[m->index];
 }
-
 
 static void fill_server(apr_pool_t *p, rl_server_t *s)
 {
@@ -112,7 +105,6 @@ static void fill_server(apr_pool_t *p, rl_server_t *s)
     }
 }
 
-
 RL_DECLARE(void **) rl_config_new_dir_vector(apr_pool_t *p, const char *path)
 {
     void **vec = rl_config_server_vector(p);
@@ -123,7 +115,6 @@ RL_DECLARE(void **) rl_config_new_dir_vector(apr_pool_t *p, const char *path)
     }
     return vec;
 }
-
 
 rl_server_t *rl_config_new_server(apr_pool_t *p, int is_virtual)
 {
@@ -149,7 +140,6 @@ rl_server_t *rl_config_new_server(apr_pool_t *p, int is_virtual)
     return s;
 }
 
-
 RL_DECLARE(rl_location_t *)
 rl_config_add_location(rl_cmd_t *cmd, const char *path, void *regex,
                        unsigned kind, void **dir_config)
@@ -166,7 +156,6 @@ rl_config_add_location(rl_cmd_t *cmd, const char *path, void *regex,
     APR_ARRAY_PUSH(cmd->server->locations, rl_location_t *) = loc;
     return loc;
 }
-
 
 /* Levenshtein distance, for "did you mean". */
 static int edit_distance(const char *a, const char *b)
@@ -200,7 +189,6 @@ static int edit_distance(const char *a, const char *b)
     return row[lb];
 }
 
-
 static const rl_directive_t *find_directive(const char *name,
                                             rl_module_t **owner)
 {
@@ -219,7 +207,6 @@ static const rl_directive_t *find_directive(const char *name,
     return NULL;
 }
 
-
 static const char *closest_directive(const char *name)
 {
     const char *best = NULL;
@@ -237,7 +224,6 @@ static const char *closest_directive(const char *name)
     }
     return best;
 }
-
 
 static void unknown_directive(const rl_config_node_t *n)
 {
@@ -266,13 +252,11 @@ static void unknown_directive(const rl_config_node_t *n)
     near = closest_directive(n->name);
     if (near != NULL) {
         rl_config_error(n, "unknown directive; did you mean '%s'?", near);
-    }
-    else {
+    } else {
         rl_config_error(n, "unknown directive (misspelled, or defined by a "
                            "module that is not loaded)");
     }
 }
-
 
 static const char *context_names(unsigned ctx)
 {
@@ -297,7 +281,6 @@ static const char *context_names(unsigned ctx)
     return buf;
 }
 
-
 static const char *args_expected(const rl_directive_t *d)
 {
     static char buf[64];
@@ -305,18 +288,15 @@ static const char *args_expected(const rl_directive_t *d)
     if (d->max_args == d->min_args) {
         apr_snprintf(buf, sizeof(buf), "%d argument%s", d->min_args,
                      d->min_args == 1 ? "" : "s");
-    }
-    else if (d->max_args < 0) {
+    } else if (d->max_args < 0) {
         apr_snprintf(buf, sizeof(buf), "at least %d argument%s", d->min_args,
                      d->min_args == 1 ? "" : "s");
-    }
-    else {
+    } else {
         apr_snprintf(buf, sizeof(buf), "%d to %d arguments", d->min_args,
                      d->max_args);
     }
     return buf;
 }
-
 
 static int ifmodule_eval(const rl_config_node_t *n, int first_pass)
 {
@@ -348,7 +328,6 @@ static int ifmodule_eval(const rl_config_node_t *n, int first_pass)
     return result;
 }
 
-
 static int walk_pass; /* 1: exec-on-read pass, 2: everything else */
 
 static void run_directive(rl_cmd_t *parent, const rl_config_node_t *n)
@@ -362,8 +341,8 @@ static void run_directive(rl_cmd_t *parent, const rl_config_node_t *n)
 
     if (strcasecmp(n->name, "<IfModule") == 0) {
         if (ifmodule_eval(n, walk_pass == 1)) {
-            rl_config_walk(&cmd, n->first_child, parent->context,
-                           parent->path, parent->dir_config);
+            rl_config_walk(&cmd, n->first_child, parent->context, parent->path,
+                           parent->dir_config);
         }
         return;
     }
@@ -388,23 +367,22 @@ static void run_directive(rl_cmd_t *parent, const rl_config_node_t *n)
         return;
     }
     if (n->argc < d->min_args || (d->max_args >= 0 && n->argc > d->max_args)) {
-        rl_config_error(n, "expected %s, got %d (usage: %s)",
-                        args_expected(d), n->argc, d->usage);
+        rl_config_error(n, "expected %s, got %d (usage: %s)", args_expected(d),
+                        n->argc, d->usage);
         return;
     }
     if (!(d->flags & RL_DIR_SECTION) && n->first_child != NULL) {
         rl_config_error(n, "is not a section");
         return;
     }
-    mconfig = rl_config_dir_block(cmd.pool, parent->dir_config, m,
-                                  parent->path);
+    mconfig =
+        rl_config_dir_block(cmd.pool, parent->dir_config, m, parent->path);
     if (d->flags & RL_DIR_ITERATE) {
         int i;
         for (i = 0; i < n->argc && err == NULL; i++) {
             err = d->func(&cmd, mconfig, 1, &n->argv[i]);
         }
-    }
-    else {
+    } else {
         err = d->func(&cmd, mconfig, n->argc, n->argv);
     }
     if (err != NULL) {
@@ -412,10 +390,9 @@ static void run_directive(rl_cmd_t *parent, const rl_config_node_t *n)
     }
 }
 
-
 RL_DECLARE(int)
-rl_config_walk(rl_cmd_t *cmd, const rl_config_node_t *first, unsigned context,
-               const char *path, void **dir_config)
+rl_config_walk(const rl_cmd_t *cmd, const rl_config_node_t *first,
+               unsigned context, const char *path, void **dir_config)
 {
     rl_cmd_t sub = *cmd;
     int before = rl_proc.config_errors;
@@ -430,7 +407,6 @@ rl_config_walk(rl_cmd_t *cmd, const rl_config_node_t *first, unsigned context,
     return rl_proc.config_errors - before;
 }
 
-
 int rl_config_process(apr_pool_t *pconf, apr_pool_t *ptemp,
                       rl_config_node_t *tree, int exec_on_read_pass)
 {
@@ -439,8 +415,7 @@ int rl_config_process(apr_pool_t *pconf, apr_pool_t *ptemp,
 
     if (exec_on_read_pass) {
         ifmodule_results = apr_hash_make(ptemp);
-    }
-    else {
+    } else {
         /* Modules loaded in the first pass need their blocks. */
         fill_server(pconf, s);
     }
@@ -451,7 +426,6 @@ int rl_config_process(apr_pool_t *pconf, apr_pool_t *ptemp,
     return rl_config_walk(&cmd, tree, RL_CTX_MAIN, NULL, s->lookup_defaults);
 }
 
-
 void **rl_config_merge_dir_vectors(apr_pool_t *p, void **base, void **add)
 {
     void **out = rl_config_server_vector(p);
@@ -461,17 +435,14 @@ void **rl_config_merge_dir_vectors(apr_pool_t *p, void **base, void **add)
         rl_module_t *m = rl_module_at(i);
         if (add[i] == NULL) {
             out[i] = base[i];
-        }
-        else if (base[i] != NULL && m->merge_dir_config) {
+        } else if (base[i] != NULL && m->merge_dir_config) {
             out[i] = m->merge_dir_config(p, base[i], add[i]);
-        }
-        else {
+        } else {
             out[i] = add[i];
         }
     }
     return out;
 }
-
 
 #define INHERIT(field)                                                         \
     do {                                                                       \
@@ -514,7 +485,6 @@ static void merge_vhost(apr_pool_t *p, rl_server_t *main, rl_server_t *v)
     }
 }
 
-
 /* Each server's locations: the main server's first (httpd's order), then
  * its own, each merged over the server's root block once, here. */
 static void merge_locations(apr_pool_t *p, rl_server_t *main, rl_server_t *s)
@@ -531,14 +501,13 @@ static void merge_locations(apr_pool_t *p, rl_server_t *main, rl_server_t *s)
         for (i = 0; i < src->nelts; i++) {
             rl_location_t *orig = APR_ARRAY_IDX(src, i, rl_location_t *);
             rl_location_t *loc = apr_pmemdup(p, orig, sizeof(*loc));
-            loc->dir_config = rl_config_merge_dir_vectors(
-                p, s->lookup_defaults, loc->own_config);
+            loc->dir_config = rl_config_merge_dir_vectors(p, s->lookup_defaults,
+                                                          loc->own_config);
             APR_ARRAY_PUSH(all, rl_location_t *) = loc;
         }
     }
     s->locations = all;
 }
-
 
 void rl_config_finish(apr_pool_t *pconf)
 {

@@ -76,7 +76,7 @@ typedef struct rl_process_t {
     const char *banner;
     rl_mpm_settings_t mpm;
     rl_module_t *mpm_module;
-    apr_array_header_t *listen_specs; /**< listen_spec_t */
+    apr_array_header_t *listen_specs;     /**< listen_spec_t */
     apr_interval_time_t graceful_timeout; /**< GracefulShutdownTimeout */
     apr_array_header_t *cmdline_defines;  /**< -D names */
 } rl_process_t;
@@ -86,8 +86,7 @@ extern rl_process_t rl_proc;
 /* modules.c */
 void rl_modules_reset(void);
 const char *rl_module_add_static(apr_pool_t *p, rl_module_t *m);
-const char *rl_module_load(apr_pool_t *p, const char *name,
-                           const char *path);
+const char *rl_module_load(apr_pool_t *p, const char *name, const char *path);
 int rl_module_count(void);
 rl_module_t *rl_module_at(int index);
 const char *rl_module_known_provider(const char *directive);

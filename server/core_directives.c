@@ -15,12 +15,10 @@ core_server_conf_t *rl_core_server_conf(const rl_server_t *s)
     return s->module_config[core_module.index];
 }
 
-
 core_dir_conf_t *rl_core_dir_conf(void **dir_config)
 {
     return dir_config[core_module.index];
 }
-
 
 static void *core_create_server(apr_pool_t *p, rl_server_t *s)
 {
@@ -32,7 +30,6 @@ static void *core_create_server(apr_pool_t *p, rl_server_t *s)
     c->rrt_set = 0;
     return c;
 }
-
 
 static void *core_merge_server(apr_pool_t *p, void *basev, void *addv)
 {
@@ -57,7 +54,6 @@ static void *core_merge_server(apr_pool_t *p, void *basev, void *addv)
     return c;
 }
 
-
 static void *core_create_dir(apr_pool_t *p, const char *path)
 {
     core_dir_conf_t *d = apr_pcalloc(p, sizeof(*d));
@@ -66,7 +62,6 @@ static void *core_create_dir(apr_pool_t *p, const char *path)
     d->limit_req_body = -1;
     return d;
 }
-
 
 static void *core_merge_dir(apr_pool_t *p, void *basev, void *addv)
 {
@@ -78,13 +73,11 @@ static void *core_merge_dir(apr_pool_t *p, void *basev, void *addv)
         add->limit_req_body != -1 ? add->limit_req_body : base->limit_req_body;
     if (base->error_docs && add->error_docs) {
         d->error_docs = apr_hash_overlay(p, add->error_docs, base->error_docs);
-    }
-    else {
+    } else {
         d->error_docs = add->error_docs ? add->error_docs : base->error_docs;
     }
     return d;
 }
-
 
 static const char *set_server_root(rl_cmd_t *cmd, void *conf, int argc,
                                    char *const argv[])
@@ -96,16 +89,13 @@ static const char *set_server_root(rl_cmd_t *cmd, void *conf, int argc,
     if (argv[0][0] != '/') {
         return "expected an absolute path";
     }
-    if (apr_stat(&fi, argv[0], APR_FINFO_TYPE, cmd->temp_pool) !=
-            APR_SUCCESS ||
+    if (apr_stat(&fi, argv[0], APR_FINFO_TYPE, cmd->temp_pool) != APR_SUCCESS ||
         fi.filetype != APR_DIR) {
-        return apr_psprintf(cmd->temp_pool, "'%s' is not a directory",
-                            argv[0]);
+        return apr_psprintf(cmd->temp_pool, "'%s' is not a directory", argv[0]);
     }
     rl_proc.server_root = apr_pstrdup(cmd->pool, argv[0]);
     return NULL;
 }
-
 
 static const char *load_module(rl_cmd_t *cmd, void *conf, int argc,
                                char *const argv[])
@@ -114,7 +104,6 @@ static const char *load_module(rl_cmd_t *cmd, void *conf, int argc,
     (void)argc;
     return rl_module_load(cmd->pool, argv[0], argv[1]);
 }
-
 
 /* "8080", "127.0.0.1:8080", "[::1]:8080", "*:8080" */
 static const char *parse_hostport(apr_pool_t *p, const char *arg,
@@ -137,18 +126,16 @@ static const char *parse_hostport(apr_pool_t *p, const char *arg,
         if (close[1] != '\0' && colon == NULL) {
             return apr_psprintf(p, "'%s': expected [address]:port", arg);
         }
-    }
-    else {
+    } else {
         colon = strrchr(arg, ':');
         if (colon != NULL) {
             *host = apr_pstrndup(p, arg, colon - arg);
-        }
-        else if (!apr_isdigit(arg[0]) || strchr(arg, '.') != NULL) {
+        } else if (!apr_isdigit(arg[0]) || strchr(arg, '.') != NULL) {
             *host = apr_pstrdup(p, arg);
         }
     }
-    if (*host != NULL && (strcmp(*host, "*") == 0 ||
-                          strcmp(*host, "_default_") == 0)) {
+    if (*host != NULL &&
+        (strcmp(*host, "*") == 0 || strcmp(*host, "_default_") == 0)) {
         *host = NULL;
     }
     if (colon == NULL && *host != NULL) {
@@ -171,7 +158,6 @@ static const char *parse_hostport(apr_pool_t *p, const char *arg,
     *port = (apr_port_t)v;
     return NULL;
 }
-
 
 static const char *set_listen(rl_cmd_t *cmd, void *conf, int argc,
                               char *const argv[])
@@ -199,8 +185,8 @@ static const char *set_listen(rl_cmd_t *cmd, void *conf, int argc,
     ls->file = cmd->node->file;
     ls->line = cmd->node->line;
     for (i = 0; i < rl_proc.listen_specs->nelts; i++) {
-        listen_spec_t *o = &APR_ARRAY_IDX(rl_proc.listen_specs, i,
-                                          listen_spec_t);
+        listen_spec_t *o =
+            &APR_ARRAY_IDX(rl_proc.listen_specs, i, listen_spec_t);
         if (o->port == ls->port &&
             ((o->host == NULL && ls->host == NULL) ||
              (o->host && ls->host && strcmp(o->host, ls->host) == 0))) {
@@ -213,7 +199,6 @@ static const char *set_listen(rl_cmd_t *cmd, void *conf, int argc,
     return NULL;
 }
 
-
 static const char *set_proc_string(rl_cmd_t *cmd, void *conf, int argc,
                                    char *const argv[])
 {
@@ -225,7 +210,6 @@ static const char *set_proc_string(rl_cmd_t *cmd, void *conf, int argc,
     return NULL;
 }
 
-
 static const char *set_error_log(rl_cmd_t *cmd, void *conf, int argc,
                                  char *const argv[])
 {
@@ -234,7 +218,6 @@ static const char *set_error_log(rl_cmd_t *cmd, void *conf, int argc,
     cmd->server->error_fname = apr_pstrdup(cmd->pool, argv[0]);
     return NULL;
 }
-
 
 static const char *const level_names[] = {
     "emerg",  "alert",  "crit",   "error",  "warn",   "notice",
@@ -252,7 +235,6 @@ static int parse_level(const char *s)
     }
     return -1;
 }
-
 
 static const char *set_log_level(rl_cmd_t *cmd, void *conf, int argc,
                                  char *const argv[])
@@ -272,10 +254,9 @@ static const char *set_log_level(rl_cmd_t *cmd, void *conf, int argc,
         }
         if (colon == NULL) {
             cmd->server->log_level = level;
-        }
-        else {
-            char *mname = apr_pstrndup(cmd->temp_pool, argv[i],
-                                       colon - argv[i]);
+        } else {
+            char *mname =
+                apr_pstrndup(cmd->temp_pool, argv[i], colon - argv[i]);
             rl_module_t *m = rl_find_module(mname);
             if (m == NULL) {
                 return apr_psprintf(cmd->temp_pool,
@@ -288,7 +269,6 @@ static const char *set_log_level(rl_cmd_t *cmd, void *conf, int argc,
     return NULL;
 }
 
-
 /* Server-level settings held in rl_server_t: data = offsetof. */
 static const char *set_server_duration(rl_cmd_t *cmd, void *conf, int argc,
                                        char *const argv[])
@@ -297,14 +277,12 @@ static const char *set_server_duration(rl_cmd_t *cmd, void *conf, int argc,
     return rl_set_duration_slot(cmd, cmd->server, argc, argv);
 }
 
-
 static const char *set_server_flag(rl_cmd_t *cmd, void *conf, int argc,
                                    char *const argv[])
 {
     (void)conf;
     return rl_set_flag_slot(cmd, cmd->server, argc, argv);
 }
-
 
 static const char *set_server_int(rl_cmd_t *cmd, void *conf, int argc,
                                   char *const argv[])
@@ -314,8 +292,8 @@ static const char *set_server_int(rl_cmd_t *cmd, void *conf, int argc,
 
     (void)conf;
     err = rl_set_int_slot(cmd, cmd->server, argc, argv);
-    if (err == NULL && cmd->data != (void *)offsetof(rl_server_t,
-                                                     keep_alive_max) &&
+    if (err == NULL &&
+        cmd->data != (void *)offsetof(rl_server_t, keep_alive_max) &&
         (*slot < 1 || *slot > 65536)) {
         return apr_psprintf(cmd->temp_pool,
                             "expected a number from 1 to 65536, got '%s'",
@@ -323,7 +301,6 @@ static const char *set_server_int(rl_cmd_t *cmd, void *conf, int argc,
     }
     return err;
 }
-
 
 static const char *set_limit_req_body(rl_cmd_t *cmd, void *confv, int argc,
                                       char *const argv[])
@@ -334,7 +311,6 @@ static const char *set_limit_req_body(rl_cmd_t *cmd, void *confv, int argc,
     (void)argc;
     return rl_parse_size(cmd->temp_pool, argv[0], &d->limit_req_body);
 }
-
 
 /* RequestReadTimeout header=20-40,MinRate=500 body=20,MinRate=500 */
 static const char *set_rrt(rl_cmd_t *cmd, void *conf, int argc,
@@ -370,16 +346,13 @@ static const char *set_rrt(rl_cmd_t *cmd, void *conf, int argc,
             t = &c->header_timeout;
             max = &c->header_max;
             minrate = &c->header_minrate;
-        }
-        else if (strcasecmp(arg, "body") == 0) {
+        } else if (strcasecmp(arg, "body") == 0) {
             t = &c->body_timeout;
             max = &c->body_max;
             minrate = &c->body_minrate;
-        }
-        else if (strcasecmp(arg, "handshake") == 0) {
+        } else if (strcasecmp(arg, "handshake") == 0) {
             return "handshake= is not supported yet (it arrives with TLS)";
-        }
-        else {
+        } else {
             return apr_psprintf(cmd->temp_pool,
                                 "unknown stage '%s' (expected header or body)",
                                 arg);
@@ -420,7 +393,6 @@ static const char *set_rrt(rl_cmd_t *cmd, void *conf, int argc,
     return NULL;
 }
 
-
 static const char *set_server_name(rl_cmd_t *cmd, void *conf, int argc,
                                    char *const argv[])
 {
@@ -439,10 +411,8 @@ static const char *set_server_name(rl_cmd_t *cmd, void *conf, int argc,
             return apr_psprintf(cmd->temp_pool, "bad port in '%s'", argv[0]);
         }
         cmd->server->port = (apr_port_t)v;
-        cmd->server->server_name =
-            apr_pstrndup(cmd->pool, arg, colon - arg);
-    }
-    else {
+        cmd->server->server_name = apr_pstrndup(cmd->pool, arg, colon - arg);
+    } else {
         cmd->server->server_name = apr_pstrdup(cmd->pool, arg);
     }
     {
@@ -453,7 +423,6 @@ static const char *set_server_name(rl_cmd_t *cmd, void *conf, int argc,
     }
     return NULL;
 }
-
 
 static const char *add_alias(rl_cmd_t *cmd, void *conf, int argc,
                              char *const argv[])
@@ -469,7 +438,6 @@ static const char *add_alias(rl_cmd_t *cmd, void *conf, int argc,
     return NULL;
 }
 
-
 static const char *set_ignored(rl_cmd_t *cmd, void *conf, int argc,
                                char *const argv[])
 {
@@ -479,7 +447,6 @@ static const char *set_ignored(rl_cmd_t *cmd, void *conf, int argc,
     (void)argv;
     return NULL;
 }
-
 
 static const char *set_error_document(rl_cmd_t *cmd, void *confv, int argc,
                                       char *const argv[])
@@ -507,7 +474,6 @@ static const char *set_error_document(rl_cmd_t *cmd, void *confv, int argc,
     return NULL;
 }
 
-
 static const char *set_handler(rl_cmd_t *cmd, void *confv, int argc,
                                char *const argv[])
 {
@@ -517,7 +483,6 @@ static const char *set_handler(rl_cmd_t *cmd, void *confv, int argc,
     d->handler = apr_pstrdup(cmd->pool, argv[0]);
     return NULL;
 }
-
 
 static const char *set_server_tokens(rl_cmd_t *cmd, void *conf, int argc,
                                      char *const argv[])
@@ -540,7 +505,6 @@ static const char *set_server_tokens(rl_cmd_t *cmd, void *conf, int argc,
     return "expected Prod, Major, Minor, Min, OS or Full";
 }
 
-
 static const char *set_trace_enable(rl_cmd_t *cmd, void *conf, int argc,
                                     char *const argv[])
 {
@@ -555,7 +519,6 @@ static const char *set_trace_enable(rl_cmd_t *cmd, void *conf, int argc,
     return rl_parse_flag(cmd->temp_pool, argv[0], &c->trace_enable);
 }
 
-
 static const char *set_protocol_options(rl_cmd_t *cmd, void *conf, int argc,
                                         char *const argv[])
 {
@@ -567,23 +530,19 @@ static const char *set_protocol_options(rl_cmd_t *cmd, void *conf, int argc,
         const char *a = argv[i];
         if (strcasecmp(a, "Strict") == 0) {
             c->strict = 1;
-        }
-        else if (strcasecmp(a, "LenientMethods") == 0 ||
-                 strcasecmp(a, "Require1.0") == 0) {
+        } else if (strcasecmp(a, "LenientMethods") == 0 ||
+                   strcasecmp(a, "Require1.0") == 0) {
             continue; /* what Relais does anyway */
-        }
-        else if (strcasecmp(a, "RegisteredMethods") == 0) {
+        } else if (strcasecmp(a, "RegisteredMethods") == 0) {
             c->strict = 2;
-        }
-        else if (strcasecmp(a, "Unsafe") == 0 ||
-                 strcasecmp(a, "Allow0.9") == 0) {
+        } else if (strcasecmp(a, "Unsafe") == 0 ||
+                   strcasecmp(a, "Allow0.9") == 0) {
             return apr_psprintf(cmd->temp_pool,
                                 "'%s' is not supported: Relais always parses "
                                 "requests strictly (RFC 9112) and never "
                                 "serves HTTP/0.9",
                                 a);
-        }
-        else {
+        } else {
             return apr_psprintf(cmd->temp_pool,
                                 "unknown option '%s' (expected Strict, "
                                 "RegisteredMethods, LenientMethods or "
@@ -593,7 +552,6 @@ static const char *set_protocol_options(rl_cmd_t *cmd, void *conf, int argc,
     }
     return NULL;
 }
-
 
 static const char *virtualhost_section(rl_cmd_t *cmd, void *conf, int argc,
                                        char *const argv[])
@@ -627,13 +585,11 @@ static const char *virtualhost_section(rl_cmd_t *cmd, void *conf, int argc,
     return NULL;
 }
 
-
 static apr_status_t regex_cleanup(void *re)
 {
     pcre2_code_free(re);
     return APR_SUCCESS;
 }
-
 
 /* Compiles a <LocationMatch> regex; the pool frees it. */
 static const char *compile_regex(apr_pool_t *p, const char *pattern,
@@ -653,7 +609,6 @@ static const char *compile_regex(apr_pool_t *p, const char *pattern,
     apr_pool_cleanup_register(p, *out, regex_cleanup, apr_pool_cleanup_null);
     return NULL;
 }
-
 
 static const char *location_section(rl_cmd_t *cmd, void *conf, int argc,
                                     char *const argv[])
@@ -676,11 +631,9 @@ static const char *location_section(rl_cmd_t *cmd, void *conf, int argc,
         if (err != NULL) {
             return err;
         }
-    }
-    else if (path[0] != '/') {
+    } else if (path[0] != '/') {
         return apr_psprintf(cmd->temp_pool,
-                            "'%s': a location path must start with '/'",
-                            path);
+                            "'%s': a location path must start with '/'", path);
     }
     vec = rl_config_new_dir_vector(cmd->pool, path);
     rl_config_walk(cmd, cmd->node->first_child, RL_CTX_LOCATION, path, vec);
@@ -688,7 +641,6 @@ static const char *location_section(rl_cmd_t *cmd, void *conf, int argc,
                            RL_CTX_LOCATION, vec);
     return NULL;
 }
-
 
 static const char *ifmodule_placeholder(rl_cmd_t *cmd, void *conf, int argc,
                                         char *const argv[])
@@ -701,14 +653,12 @@ static const char *ifmodule_placeholder(rl_cmd_t *cmd, void *conf, int argc,
     return NULL;
 }
 
-
 static const char *set_mpm_int(rl_cmd_t *cmd, void *conf, int argc,
                                char *const argv[])
 {
     (void)conf;
     return rl_set_int_slot(cmd, &rl_proc.mpm, argc, argv);
 }
-
 
 static const char *set_graceful_timeout(rl_cmd_t *cmd, void *conf, int argc,
                                         char *const argv[])
@@ -719,11 +669,12 @@ static const char *set_graceful_timeout(rl_cmd_t *cmd, void *conf, int argc,
                              &rl_proc.graceful_timeout);
 }
 
-
 #define SRV(f) ((const void *)offsetof(rl_server_t, f))
 #define MPM(f) ((const void *)offsetof(rl_mpm_settings_t, f))
 #define EXEC_ON_READ(n, f, c, mn, mx, u)                                       \
-    {n, f, NULL, c, mn, mx, RL_DIR_EXEC_ON_READ, u}
+    {                                                                          \
+        n, f, NULL, c, mn, mx, RL_DIR_EXEC_ON_READ, u                          \
+    }
 
 static const rl_directive_t core_directives[] = {
     EXEC_ON_READ("ServerRoot", set_server_root, RL_CTX_MAIN, 1, 1,
@@ -748,16 +699,14 @@ static const rl_directive_t core_directives[] = {
              "Timeout seconds"),
     RL_TAKE1("KeepAlive", set_server_flag, SRV(keep_alive), RL_CTX_SERVER,
              "KeepAlive On|Off"),
-    RL_TAKE1("KeepAliveTimeout", set_server_duration,
-             SRV(keep_alive_timeout), RL_CTX_SERVER,
-             "KeepAliveTimeout seconds (or 500ms)"),
+    RL_TAKE1("KeepAliveTimeout", set_server_duration, SRV(keep_alive_timeout),
+             RL_CTX_SERVER, "KeepAliveTimeout seconds (or 500ms)"),
     RL_TAKE1("MaxKeepAliveRequests", set_server_int, SRV(keep_alive_max),
              RL_CTX_SERVER, "MaxKeepAliveRequests number (0 = unlimited)"),
     RL_TAKE1("LimitRequestLine", set_server_int, SRV(limit_req_line),
              RL_CTX_SERVER, "LimitRequestLine bytes"),
-    RL_TAKE1("LimitRequestFieldSize", set_server_int,
-             SRV(limit_req_fieldsize), RL_CTX_SERVER,
-             "LimitRequestFieldSize bytes"),
+    RL_TAKE1("LimitRequestFieldSize", set_server_int, SRV(limit_req_fieldsize),
+             RL_CTX_SERVER, "LimitRequestFieldSize bytes"),
     RL_TAKE1("LimitRequestFields", set_server_int, SRV(limit_req_fields),
              RL_CTX_SERVER, "LimitRequestFields number"),
     RL_TAKE1("LimitRequestBody", set_limit_req_body, NULL, RL_CTX_ANY,
@@ -787,8 +736,8 @@ static const rl_directive_t core_directives[] = {
                "<VirtualHost address[:port] …>"),
     RL_SECTION("<Location", location_section, NULL, RL_CTX_SERVER, 1, 2,
                "<Location /path> or <Location ~ regex>"),
-    RL_SECTION("<LocationMatch", location_section, (void *)1, RL_CTX_SERVER,
-               1, 1, "<LocationMatch regex>"),
+    RL_SECTION("<LocationMatch", location_section, (void *)1, RL_CTX_SERVER, 1,
+               1, "<LocationMatch regex>"),
     RL_TAKE1("StartServers", set_mpm_int, MPM(start_servers), RL_CTX_MAIN,
              "StartServers number"),
     RL_TAKE1("ServerLimit", set_mpm_int, MPM(server_limit), RL_CTX_MAIN,
@@ -799,8 +748,8 @@ static const rl_directive_t core_directives[] = {
              "ThreadLimit number (accepted; ThreadsPerChild is the limit)"),
     RL_TAKE1("MaxRequestWorkers", set_mpm_int, MPM(max_request_workers),
              RL_CTX_MAIN, "MaxRequestWorkers number"),
-    RL_TAKE1("MaxClients", set_mpm_int, MPM(max_request_workers),
-             RL_CTX_MAIN, "MaxClients number (old name of MaxRequestWorkers)"),
+    RL_TAKE1("MaxClients", set_mpm_int, MPM(max_request_workers), RL_CTX_MAIN,
+             "MaxClients number (old name of MaxRequestWorkers)"),
     RL_TAKE1("MinSpareServers", set_mpm_int, MPM(min_spare), RL_CTX_MAIN,
              "MinSpareServers number"),
     RL_TAKE1("MaxSpareServers", set_mpm_int, MPM(max_spare), RL_CTX_MAIN,
@@ -812,18 +761,16 @@ static const rl_directive_t core_directives[] = {
     RL_TAKE1("MaxConnectionsPerChild", set_mpm_int,
              MPM(max_connections_per_child), RL_CTX_MAIN,
              "MaxConnectionsPerChild number (0 = unlimited)"),
-    RL_TAKE1("MaxRequestsPerChild", set_mpm_int,
-             MPM(max_connections_per_child), RL_CTX_MAIN,
-             "MaxRequestsPerChild number (old name)"),
-    RL_TAKE1("GracefulShutdownTimeout", set_graceful_timeout, NULL,
-             RL_CTX_MAIN, "GracefulShutdownTimeout seconds (0 = no limit)"),
+    RL_TAKE1("MaxRequestsPerChild", set_mpm_int, MPM(max_connections_per_child),
+             RL_CTX_MAIN, "MaxRequestsPerChild number (old name)"),
+    RL_TAKE1("GracefulShutdownTimeout", set_graceful_timeout, NULL, RL_CTX_MAIN,
+             "GracefulShutdownTimeout seconds (0 = no limit)"),
     RL_DIRECTIVE_END};
 
-rl_module_t core_module = {
-    RL_MODULE_STUFF("core", "0.1.0", 0),
-    core_directives,
-    core_create_server,
-    core_merge_server,
-    core_create_dir,
-    core_merge_dir,
-    NULL};
+rl_module_t core_module = {RL_MODULE_STUFF("core", "0.1.0", 0),
+                           core_directives,
+                           core_create_server,
+                           core_merge_server,
+                           core_create_dir,
+                           core_merge_dir,
+                           NULL};

@@ -35,13 +35,11 @@ APR_IMPLEMENT_EXTERNAL_HOOK_RUN_ALL(rl, RL, int, pre_config,
 APR_IMPLEMENT_EXTERNAL_HOOK_RUN_ALL(rl, RL, int, check_config,
                                     (apr_pool_t * pconf, apr_pool_t *plog,
                                      apr_pool_t *ptemp, rl_server_t *s),
-                                    (pconf, plog, ptemp, s), RL_OK,
-                                    RL_DECLINED)
+                                    (pconf, plog, ptemp, s), RL_OK, RL_DECLINED)
 APR_IMPLEMENT_EXTERNAL_HOOK_RUN_ALL(rl, RL, int, post_config,
                                     (apr_pool_t * pconf, apr_pool_t *plog,
                                      apr_pool_t *ptemp, rl_server_t *s),
-                                    (pconf, plog, ptemp, s), RL_OK,
-                                    RL_DECLINED)
+                                    (pconf, plog, ptemp, s), RL_OK, RL_DECLINED)
 APR_IMPLEMENT_EXTERNAL_HOOK_VOID(rl, RL, child_init,
                                  (apr_pool_t * pchild, rl_server_t *s),
                                  (pchild, s))
@@ -52,24 +50,20 @@ APR_IMPLEMENT_EXTERNAL_HOOK_RUN_FIRST(rl, RL, int, mpm,
 APR_IMPLEMENT_EXTERNAL_HOOK_RUN_ALL(rl, RL, int, pre_connection,
                                     (rl_conn_t * c), (c), RL_OK, RL_DECLINED)
 APR_IMPLEMENT_EXTERNAL_HOOK_RUN_ALL(rl, RL, int, post_read_request,
-                                    (rl_request_t * r), (r), RL_OK,
-                                    RL_DECLINED)
+                                    (rl_request_t * r), (r), RL_OK, RL_DECLINED)
 APR_IMPLEMENT_EXTERNAL_HOOK_RUN_ALL(rl, RL, int, access_checker,
-                                    (rl_request_t * r), (r), RL_OK,
-                                    RL_DECLINED)
+                                    (rl_request_t * r), (r), RL_OK, RL_DECLINED)
 APR_IMPLEMENT_EXTERNAL_HOOK_RUN_FIRST(rl, RL, int, quick_handler,
                                       (rl_request_t * r), (r), RL_DECLINED)
 APR_IMPLEMENT_EXTERNAL_HOOK_RUN_FIRST(rl, RL, int, translate_name,
                                       (rl_request_t * r), (r), RL_DECLINED)
 APR_IMPLEMENT_EXTERNAL_HOOK_RUN_ALL(rl, RL, int, fixups, (rl_request_t * r),
                                     (r), RL_OK, RL_DECLINED)
-APR_IMPLEMENT_EXTERNAL_HOOK_VOID(rl, RL, insert_filter, (rl_request_t * r),
-                                 (r))
+APR_IMPLEMENT_EXTERNAL_HOOK_VOID(rl, RL, insert_filter, (rl_request_t * r), (r))
 APR_IMPLEMENT_EXTERNAL_HOOK_RUN_FIRST(rl, RL, int, handler, (rl_request_t * r),
                                       (r), RL_DECLINED)
 APR_IMPLEMENT_EXTERNAL_HOOK_RUN_ALL(rl, RL, int, log_transaction,
-                                    (rl_request_t * r), (r), RL_OK,
-                                    RL_DECLINED)
+                                    (rl_request_t * r), (r), RL_OK, RL_DECLINED)
 APR_IMPLEMENT_EXTERNAL_HOOK_VOID(rl, RL, child_exit,
                                  (apr_pool_t * pchild, rl_server_t *s),
                                  (pchild, s))

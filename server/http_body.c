@@ -37,10 +37,9 @@ static apr_status_t take_buffered(rl_request_t *r, char *buf, apr_size_t len,
     while (avail > 0 && *got == 0) {
         const char *data;
         apr_size_t consumed, dlen;
-        int rc = rl_http_chunked_next(&rs->chunk_in, cs->in + cs->in_start,
-                                      avail < len ? avail : len,
-                                      (apr_size_t)r->server->limit_req_line,
-                                      &consumed, &data, &dlen);
+        int rc = rl_http_chunked_next(
+            &rs->chunk_in, cs->in + cs->in_start, avail < len ? avail : len,
+            (apr_size_t)r->server->limit_req_line, &consumed, &data, &dlen);
         if (rc == RL_HTTP_OK) {
             memmove(buf, data, dlen);
             *got = dlen;
@@ -63,9 +62,8 @@ static apr_status_t take_buffered(rl_request_t *r, char *buf, apr_size_t len,
     return APR_SUCCESS;
 }
 
-
-RL_DECLARE(apr_status_t) rl_read_body(rl_request_t *r, char *buf,
-                                      apr_size_t len, apr_size_t *got)
+RL_DECLARE(apr_status_t)
+rl_read_body(rl_request_t *r, char *buf, apr_size_t len, apr_size_t *got)
 {
     conn_state_t *cs = CONN_STATE(r->connection);
     req_state_t *rs = REQ_STATE(r);
@@ -88,6 +86,8 @@ RL_DECLARE(apr_status_t) rl_read_body(rl_request_t *r, char *buf,
             if (rv != APR_SUCCESS) {
                 return rv;
             }
+            /* take_buffered() moved in_start */
+            // cppcheck-suppress knownConditionTrueFalse
             if (cs->in_start == cs->in_end) {
                 cs->in_start = cs->in_end = 0;
             }
@@ -140,7 +140,6 @@ RL_DECLARE(apr_status_t) rl_read_body(rl_request_t *r, char *buf,
         }
     }
 }
-
 
 RL_DECLARE(void) rl_request_suspend(rl_request_t *r, rl_resume_fn fn)
 {

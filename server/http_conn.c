@@ -45,17 +45,15 @@ static void addr_text(const struct sockaddr_storage *ss, char *buf,
         if (strncmp(buf, "::ffff:", 7) == 0 && strchr(buf + 7, '.')) {
             memmove(buf, buf + 7, strlen(buf + 7) + 1);
         }
-    }
-    else {
+    } else {
         const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
         inet_ntop(AF_INET, &s4->sin_addr, buf, (socklen_t)len);
         *port = ntohs(s4->sin_port);
     }
 }
 
-
-RL_DECLARE(rl_conn_t *) rl_conn_open(int fd, rl_listener_t *l,
-                                     apr_allocator_t *alloc)
+RL_DECLARE(rl_conn_t *)
+rl_conn_open(int fd, rl_listener_t *l, apr_allocator_t *alloc)
 {
     apr_pool_t *p;
     rl_conn_t *c;
@@ -79,16 +77,14 @@ RL_DECLARE(rl_conn_t *) rl_conn_open(int fd, rl_listener_t *l,
     if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0) {
         addr_text(&ss, buf, sizeof(buf), &c->client_port);
         c->client_ip = apr_pstrdup(p, buf);
-    }
-    else {
+    } else {
         c->client_ip = "-";
     }
     sl = sizeof(ss);
     if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
         addr_text(&ss, buf, sizeof(buf), &c->local_port);
         c->local_ip = apr_pstrdup(p, buf);
-    }
-    else {
+    } else {
         c->local_ip = "-";
     }
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -105,14 +101,12 @@ RL_DECLARE(rl_conn_t *) rl_conn_open(int fd, rl_listener_t *l,
     return c;
 }
 
-
 static void free_in(conn_state_t *cs)
 {
     free(cs->in);
     cs->in = NULL;
     cs->in_cap = cs->in_start = cs->in_end = 0;
 }
-
 
 RL_DECLARE(void) rl_conn_close(rl_conn_t *c)
 {
@@ -128,7 +122,6 @@ RL_DECLARE(void) rl_conn_close(rl_conn_t *c)
     close(c->fd);
     apr_pool_destroy(c->pool);
 }
-
 
 /* Reads what the socket has into the input buffer.
  * APR_SUCCESS (bytes added), APR_EAGAIN, APR_EOF, or an error. */
@@ -149,16 +142,14 @@ apr_status_t rl_conn_fill(rl_conn_t *c)
             memmove(cs->in, cs->in + cs->in_start, cs->in_end - cs->in_start);
             cs->in_end -= cs->in_start;
             cs->in_start = 0;
-        }
-        else if (cs->in_cap < IN_BUF_MAX) {
+        } else if (cs->in_cap < IN_BUF_MAX) {
             char *nb = realloc(cs->in, cs->in_cap * 2);
             if (nb == NULL) {
                 return APR_ENOMEM;
             }
             cs->in = nb;
             cs->in_cap *= 2;
-        }
-        else {
+        } else {
             return APR_ENOSPC;
         }
     }
@@ -179,7 +170,6 @@ apr_status_t rl_conn_fill(rl_conn_t *c)
     }
     return APR_FROM_OS_ERROR(errno);
 }
-
 
 void rl_conn_out_append(rl_conn_t *c, const void *data, apr_size_t len)
 {
@@ -214,7 +204,6 @@ void rl_conn_out_append(rl_conn_t *c, const void *data, apr_size_t len)
     cs->out_end += len;
 }
 
-
 /* Sends queued output.  APR_SUCCESS when all is out, APR_EAGAIN, or an
  * error (the client is gone). */
 apr_status_t rl_conn_flush(rl_conn_t *c)
@@ -248,7 +237,6 @@ apr_status_t rl_conn_flush(rl_conn_t *c)
     return APR_SUCCESS;
 }
 
-
 apr_status_t rl_conn_wait_io(rl_conn_t *c, int events, apr_time_t deadline)
 {
     struct pollfd pfd;
@@ -279,7 +267,6 @@ apr_status_t rl_conn_wait_io(rl_conn_t *c, int events, apr_time_t deadline)
     }
 }
 
-
 static void rrt_values(const rl_server_t *s, apr_interval_time_t *t,
                        apr_interval_time_t *max, apr_size_t *rate, int body)
 {
@@ -296,7 +283,6 @@ static void rrt_values(const rl_server_t *s, apr_interval_time_t *t,
     *max = body ? cc->body_max : cc->header_max;
     *rate = body ? cc->body_minrate : cc->header_minrate;
 }
-
 
 /* RequestReadTimeout: time allowed from the first byte, growing by one
  * second per MinRate bytes received, up to the maximum. */
@@ -315,7 +301,6 @@ static apr_time_t rate_deadline(apr_time_t start, apr_interval_time_t t,
     return start + allowed;
 }
 
-
 apr_time_t rl_conn_body_deadline(rl_request_t *r)
 {
     apr_interval_time_t t, max;
@@ -329,7 +314,6 @@ apr_time_t rl_conn_body_deadline(rl_request_t *r)
     return rate_deadline(REQ_STATE(r)->body_started, t, max, rate,
                          r->read_length);
 }
-
 
 static apr_time_t conn_deadline(rl_conn_t *c)
 {
@@ -347,8 +331,8 @@ static apr_time_t conn_deadline(rl_conn_t *c)
         if (t <= 0) {
             return cs->last_io + s->timeout;
         }
-        return rate_deadline(cs->head_bytes ? cs->head_started : cs->opened,
-                             t, max, rate, (apr_off_t)cs->head_bytes);
+        return rate_deadline(cs->head_bytes ? cs->head_started : cs->opened, t,
+                             max, rate, (apr_off_t)cs->head_bytes);
     case PH_HANDLER:
         if (cs->wait == WAIT_BODY) {
             return rl_conn_body_deadline(cs->r);
@@ -360,7 +344,6 @@ static apr_time_t conn_deadline(rl_conn_t *c)
         return cs->linger_until;
     }
 }
-
 
 /* --- starting a request -------------------------------------------- */
 
@@ -375,9 +358,8 @@ static rl_request_t *new_request(rl_conn_t *c)
     r->connection = c;
     r->server = c->base_server;
     r->core = apr_pcalloc(p, sizeof(req_state_t));
-    r->request_time = CONN_STATE(c)->head_started
-                          ? CONN_STATE(c)->head_started
-                          : apr_time_now();
+    r->request_time = CONN_STATE(c)->head_started ? CONN_STATE(c)->head_started
+                                                  : apr_time_now();
     r->status = 200;
     r->clength = -1;
     r->method = "-";
@@ -397,14 +379,12 @@ static rl_request_t *new_request(rl_conn_t *c)
     return r;
 }
 
-
 static void fill_limits(const rl_server_t *s, rl_http_limits_t *lim)
 {
     lim->max_line = (apr_size_t)s->limit_req_line;
     lim->max_field = (apr_size_t)s->limit_req_fieldsize;
     lim->max_fields = s->limit_req_fields;
 }
-
 
 /* Host (or the authority of an absolute-form target) without port, in
  * lower case. */
@@ -419,8 +399,7 @@ static const char *host_of(apr_pool_t *p, const char *authority)
     if (authority[0] == '[') {
         end = strchr(authority, ']');
         end = end ? end + 1 : authority + strlen(authority);
-    }
-    else {
+    } else {
         end = strchr(authority, ':');
         if (end == NULL) {
             end = authority + strlen(authority);
@@ -435,7 +414,6 @@ static const char *host_of(apr_pool_t *p, const char *authority)
     }
     return h;
 }
-
 
 static int setup_request(rl_request_t *r, const rl_http_head_t *h,
                          const char **why)
@@ -467,15 +445,13 @@ static int setup_request(rl_request_t *r, const rl_http_head_t *h,
         strncasecmp(target, "https://", 8) == 0) {
         const char *auth = strstr(target, "://") + 3;
         const char *slash = strchr(auth, '/');
-        r->hostname = host_of(r->pool, slash ? apr_pstrndup(r->pool, auth,
-                                                            slash - auth)
-                                             : auth);
+        r->hostname = host_of(
+            r->pool, slash ? apr_pstrndup(r->pool, auth, slash - auth) : auth);
         target = slash ? slash : "/";
     }
     if (strcmp(target, "*") == 0 || strcmp(r->method, "CONNECT") == 0) {
         r->uri = target;
-    }
-    else {
+    } else {
         char *path;
         q = strchr(target, '?');
         path = q ? apr_pstrndup(r->pool, target, q - target)
@@ -513,7 +489,6 @@ static int setup_request(rl_request_t *r, const rl_http_head_t *h,
     return RL_HTTP_OK;
 }
 
-
 static int after_handler(rl_conn_t *c, rl_request_t *r, int rc);
 
 /* A request that could not even be parsed: answer, log, close. */
@@ -525,7 +500,6 @@ static int reject_request(rl_conn_t *c, rl_request_t *r, int status,
                   why ? why : "malformed");
     return after_handler(c, r, status);
 }
-
 
 static int start_request(rl_conn_t *c, apr_size_t head_len)
 {
@@ -563,7 +537,6 @@ static int start_request(rl_conn_t *c, apr_size_t head_len)
     return after_handler(c, r, rl_request_run(r));
 }
 
-
 /* Reads the rest of a small request body the handler left, so that the
  * connection can be kept; a large one closes the connection instead. */
 static void discard_body(rl_request_t *r)
@@ -577,8 +550,8 @@ static void discard_body(rl_request_t *r)
     if (r->body_kind == RL_BODY_NONE || rs->body_eof) {
         return;
     }
-    if (r->connection->aborted || (r->body_kind == RL_BODY_LENGTH &&
-                                   r->remaining > 64 * 1024)) {
+    if (r->connection->aborted ||
+        (r->body_kind == RL_BODY_LENGTH && r->remaining > 64 * 1024)) {
         cs->close_after = 1;
         return;
     }
@@ -592,7 +565,6 @@ static void discard_body(rl_request_t *r)
     }
 }
 
-
 static int after_handler(rl_conn_t *c, rl_request_t *r, int rc)
 {
     conn_state_t *cs = CONN_STATE(c);
@@ -604,8 +576,7 @@ static int after_handler(rl_conn_t *c, rl_request_t *r, int rc)
                           "handler '%s' suspended without a resume function",
                           r->handler ? r->handler : "(none)");
             rc = 500;
-        }
-        else {
+        } else {
             cs->phase = PH_HANDLER;
             if (cs->wait == WAIT_NONE) {
                 cs->wait = WAIT_DRAIN;
@@ -616,8 +587,7 @@ static int after_handler(rl_conn_t *c, rl_request_t *r, int rc)
     if (rc > 0 && rc != 200) {
         if (!rs->head_sent && !c->aborted) {
             rl_request_send_error(r, rc);
-        }
-        else {
+        } else {
             /* too late for an error page: the client sees a cut */
             cs->close_after = 1;
             c->aborted = 1;
@@ -634,7 +604,6 @@ static int after_handler(rl_conn_t *c, rl_request_t *r, int rc)
     cs->phase = PH_FLUSH;
     return STEP_CONTINUE;
 }
-
 
 /* --- phases ---------------------------------------------------------- */
 
@@ -660,18 +629,17 @@ static int step_read_head(rl_conn_t *c, int timed_out)
         if (cs->in_end > cs->in_start) {
             apr_size_t head_len = 0;
             int rc = rl_http_head_end(cs->in + cs->in_start,
-                                      cs->in_end - cs->in_start,
-                                      &cs->scan_pos, &lim, &head_len);
+                                      cs->in_end - cs->in_start, &cs->scan_pos,
+                                      &lim, &head_len);
             if (rc == RL_HTTP_OK) {
                 return start_request(c, head_len);
             }
             if (rc > 0) {
                 cs->in_start = cs->in_end;
                 return reject_request(c, new_request(c), rc,
-                                      rc == 414 ? "request line too long"
-                                      : rc == 431
-                                          ? "header fields too large"
-                                          : "malformed request head");
+                                      rc == 414   ? "request line too long"
+                                      : rc == 431 ? "header fields too large"
+                                                  : "malformed request head");
             }
         }
         if (cs->shutdown && cs->head_bytes == 0 && c->keepalives > 0) {
@@ -680,8 +648,7 @@ static int step_read_head(rl_conn_t *c, int timed_out)
             if (rv != APR_SUCCESS) {
                 return RL_WANT_CLOSE;
             }
-        }
-        else {
+        } else {
             rv = rl_conn_fill(c);
         }
         if (rv == APR_SUCCESS) {
@@ -707,7 +674,6 @@ static int step_read_head(rl_conn_t *c, int timed_out)
         return RL_WANT_CLOSE; /* EOF or error */
     }
 }
-
 
 static int step_handler(rl_conn_t *c, int timed_out)
 {
@@ -744,7 +710,6 @@ static int step_handler(rl_conn_t *c, int timed_out)
     return after_handler(c, r, fn(r));
 }
 
-
 static int step_flush(rl_conn_t *c, int timed_out)
 {
     conn_state_t *cs = CONN_STATE(c);
@@ -778,7 +743,6 @@ static int step_flush(rl_conn_t *c, int timed_out)
     return STEP_CONTINUE;
 }
 
-
 static int step_linger(rl_conn_t *c, int timed_out)
 {
     conn_state_t *cs = CONN_STATE(c);
@@ -803,9 +767,7 @@ static int step_linger(rl_conn_t *c, int timed_out)
     }
 }
 
-
-RL_DECLARE(int) rl_conn_run(rl_conn_t *c, int timed_out,
-                            apr_time_t *deadline)
+RL_DECLARE(int) rl_conn_run(rl_conn_t *c, int timed_out, apr_time_t *deadline)
 {
     conn_state_t *cs = CONN_STATE(c);
     int rc;
@@ -836,13 +798,11 @@ RL_DECLARE(int) rl_conn_run(rl_conn_t *c, int timed_out,
     return rc;
 }
 
-
 RL_DECLARE(int) rl_conn_shutdown(rl_conn_t *c, apr_time_t *deadline)
 {
     CONN_STATE(c)->shutdown = 1;
     return rl_conn_run(c, 0, deadline);
 }
-
 
 RL_DECLARE(int) rl_conn_is_idle(const rl_conn_t *c)
 {
@@ -851,7 +811,6 @@ RL_DECLARE(int) rl_conn_is_idle(const rl_conn_t *c)
     return cs->phase == PH_READ_HEAD && cs->head_bytes == 0 &&
            cs->in_start == cs->in_end && cs->out_start == cs->out_end;
 }
-
 
 RL_DECLARE(void) rl_conn_serve_blocking(rl_conn_t *c)
 {

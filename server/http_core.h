@@ -29,39 +29,39 @@ enum conn_wait { WAIT_NONE = 0, WAIT_BODY, WAIT_DRAIN };
 #define IN_BUF_INITIAL 8192
 
 typedef struct conn_state_t {
-    char *in;                 /* input buffer (malloc), NULL when idle */
+    char *in; /* input buffer (malloc), NULL when idle */
     apr_size_t in_cap, in_start, in_end;
-    apr_size_t scan_pos;      /* rl_http_head_end's state */
-    char *out;                /* output buffer (malloc) */
+    apr_size_t scan_pos; /* rl_http_head_end's state */
+    char *out;           /* output buffer (malloc) */
     apr_size_t out_cap, out_start, out_end;
     enum conn_phase phase;
     enum conn_wait wait;
-    rl_request_t *r;          /* the request in progress, or NULL */
-    int blocking;             /* prefork/worker: waits happen inline */
-    int close_after;          /* close once the response is out */
-    int shutdown;             /* the MPM asked the connection to end */
-    int eof;                  /* the client closed its side */
-    apr_time_t opened;        /* connection start */
-    apr_time_t head_started;  /* first byte of the current head */
-    apr_size_t head_bytes;    /* bytes of the current head so far */
-    apr_time_t last_io;       /* last progress (for Timeout) */
+    rl_request_t *r;         /* the request in progress, or NULL */
+    int blocking;            /* prefork/worker: waits happen inline */
+    int close_after;         /* close once the response is out */
+    int shutdown;            /* the MPM asked the connection to end */
+    int eof;                 /* the client closed its side */
+    apr_time_t opened;       /* connection start */
+    apr_time_t head_started; /* first byte of the current head */
+    apr_size_t head_bytes;   /* bytes of the current head so far */
+    apr_time_t last_io;      /* last progress (for Timeout) */
     apr_time_t linger_until;
     apr_allocator_t *alloc;
 } conn_state_t;
 
 typedef struct req_state_t {
-    int head_sent;            /* status line and headers are queued */
-    int chunked;              /* response body uses chunked coding */
-    int finished;             /* handler done, response terminated */
-    int no_body;              /* HEAD, 204, 304: no body bytes */
-    char *pending;            /* body held back before the head */
+    int head_sent; /* status line and headers are queued */
+    int chunked;   /* response body uses chunked coding */
+    int finished;  /* handler done, response terminated */
+    int no_body;   /* HEAD, 204, 304: no body bytes */
+    char *pending; /* body held back before the head */
     apr_size_t pending_len;
     rl_http_chunked_t chunk_in; /* request body decoder */
-    int body_eof;             /* request body completely read */
-    int sent_100;             /* "100 Continue" already sent */
-    apr_off_t body_limit;     /* LimitRequestBody, 0 = none */
+    int body_eof;               /* request body completely read */
+    int sent_100;               /* "100 Continue" already sent */
+    apr_off_t body_limit;       /* LimitRequestBody, 0 = none */
     apr_time_t body_started;
-    rl_resume_fn resume;      /* suspended handler's continuation */
+    rl_resume_fn resume; /* suspended handler's continuation */
     int status_logged;
 } req_state_t;
 

@@ -20,12 +20,11 @@ static int location_matches(const rl_location_t *loc, const char *uri)
     if (loc->regex != NULL) {
         pcre2_match_data *md =
             pcre2_match_data_create_from_pattern(loc->regex, NULL);
-        int rc = pcre2_match(loc->regex, (PCRE2_SPTR)uri,
-                             PCRE2_ZERO_TERMINATED, 0, 0, md, NULL);
+        int rc = pcre2_match(loc->regex, (PCRE2_SPTR)uri, PCRE2_ZERO_TERMINATED,
+                             0, 0, md, NULL);
         pcre2_match_data_free(md);
         return rc >= 0;
-    }
-    else {
+    } else {
         /* "/a" matches "/a", "/a/" and "/a/b", not "/ab" (httpd 2.4) */
         apr_size_t n = strlen(loc->path);
         if (strncmp(uri, loc->path, n) != 0) {
@@ -34,7 +33,6 @@ static int location_matches(const rl_location_t *loc, const char *uri)
         return uri[n] == '\0' || uri[n] == '/' || loc->path[n - 1] == '/';
     }
 }
-
 
 RL_DECLARE(void) rl_request_lookup_location(rl_request_t *r)
 {
@@ -56,7 +54,6 @@ RL_DECLARE(void) rl_request_lookup_location(rl_request_t *r)
     }
     r->per_dir_config = conf ? conf : r->server->lookup_defaults;
 }
-
 
 static const char *error_text(int status)
 {
@@ -102,21 +99,17 @@ static const char *error_text(int status)
     }
 }
 
-
 /* Statuses after which the rest of the input cannot be trusted. */
 static int must_close(int status)
 {
-    return status == 400 || status == 408 || status == 413 ||
-           status == 414 || status == 417 || status == 431 ||
-           status == 501 || status == 505;
+    return status == 400 || status == 408 || status == 413 || status == 414 ||
+           status == 417 || status == 431 || status == 501 || status == 505;
 }
-
 
 int rl_request_send_error(rl_request_t *r, int status)
 {
     core_dir_conf_t *d = rl_core_dir_conf(r->per_dir_config);
     const char *doc = NULL, *reason;
-    char key[8];
 
     if (status < 300 || status > 599) {
         status = 500;
@@ -128,11 +121,12 @@ int rl_request_send_error(rl_request_t *r, int status)
         CONN_STATE(r->connection)->close_after = 1;
     }
     if (d != NULL && d->error_docs != NULL) {
+        char key[8];
         apr_snprintf(key, sizeof(key), "%d", status);
         doc = apr_hash_get(d->error_docs, key, APR_HASH_KEY_STRING);
     }
-    if (doc != NULL && (strncmp(doc, "http://", 7) == 0 ||
-                        strncmp(doc, "https://", 8) == 0)) {
+    if (doc != NULL &&
+        (strncmp(doc, "http://", 7) == 0 || strncmp(doc, "https://", 8) == 0)) {
         /* httpd sends a redirect for a full URL: the client loses the
          * original status, as there */
         r->status = 302;
@@ -161,7 +155,6 @@ int rl_request_send_error(rl_request_t *r, int status)
     return RL_OK;
 }
 
-
 /* TRACE: the request head back, as message/http (when TraceEnable On). */
 static int send_trace(rl_request_t *r)
 {
@@ -185,14 +178,12 @@ static int send_trace(rl_request_t *r)
     return RL_OK;
 }
 
-
 static int registered_method(const char *m)
 {
     static const char *const known[] = {
-        "GET",   "HEAD",    "POST",     "PUT",    "DELETE", "CONNECT",
-        "OPTIONS", "TRACE", "PATCH",    "PROPFIND", "PROPPATCH",
-        "MKCOL", "COPY",    "MOVE",     "LOCK",   "UNLOCK", "PURGE",
-        NULL};
+        "GET",     "HEAD",  "POST",  "PUT",      "DELETE",    "CONNECT",
+        "OPTIONS", "TRACE", "PATCH", "PROPFIND", "PROPPATCH", "MKCOL",
+        "COPY",    "MOVE",  "LOCK",  "UNLOCK",   "PURGE",     NULL};
     int i;
 
     for (i = 0; known[i]; i++) {
@@ -202,7 +193,6 @@ static int registered_method(const char *m)
     }
     return 0;
 }
-
 
 #define STOP_UNLESS_OK(rc)                                                     \
     do {                                                                       \
@@ -256,14 +246,14 @@ int rl_request_run(rl_request_t *r)
     if (rc == RL_DECLINED) {
         rl_log_rerror(RL_LOG_INFO, 0, r,
                       "no handler for %s%s (add SetHandler or ProxyPass)",
-                      r->uri, r->handler ? apr_pstrcat(r->pool, " (handler '",
-                                                       r->handler, "')", NULL)
-                                         : "");
+                      r->uri,
+                      r->handler ? apr_pstrcat(r->pool, " (handler '",
+                                               r->handler, "')", NULL)
+                                 : "");
         return 404;
     }
     return rc;
 }
-
 
 void rl_request_finish_hooks(rl_request_t *r)
 {

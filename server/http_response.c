@@ -29,12 +29,10 @@ const char *rl_date_now(void)
     return date_buf;
 }
 
-
 RL_DECLARE(const char *) rl_version(void)
 {
     return "0.1.0";
 }
-
 
 RL_DECLARE(const char *) rl_server_banner(void)
 {
@@ -53,18 +51,15 @@ RL_DECLARE(const char *) rl_server_banner(void)
     }
 }
 
-
 RL_DECLARE(void) rl_set_content_length(rl_request_t *r, apr_off_t len)
 {
     r->clength = len;
 }
 
-
 RL_DECLARE(void) rl_set_content_type(rl_request_t *r, const char *type)
 {
     r->content_type = apr_pstrdup(r->pool, type);
 }
-
 
 /* Does the client allow the connection to stay open after this one? */
 static int client_wants_keepalive(rl_request_t *r)
@@ -78,8 +73,7 @@ static int client_wants_keepalive(rl_request_t *r)
              tok = apr_strtok(NULL, ", \t", &last)) {
             if (strcasecmp(tok, "close") == 0) {
                 has_close = 1;
-            }
-            else if (strcasecmp(tok, "keep-alive") == 0) {
+            } else if (strcasecmp(tok, "keep-alive") == 0) {
                 has_ka = 1;
             }
         }
@@ -89,7 +83,6 @@ static int client_wants_keepalive(rl_request_t *r)
     }
     return r->proto_num >= 1001 || has_ka;
 }
-
 
 typedef struct head_buf_t {
     char *buf;
@@ -110,7 +103,6 @@ static void hb_add(head_buf_t *hb, const char *s, apr_size_t n)
     hb->len += n;
 }
 
-
 static void hb_field(head_buf_t *hb, const char *name, const char *value)
 {
     hb_add(hb, name, strlen(name));
@@ -118,7 +110,6 @@ static void hb_field(head_buf_t *hb, const char *name, const char *value)
     hb_add(hb, value, strlen(value));
     hb_add(hb, "\r\n", 2);
 }
-
 
 /* Fields the core frames itself: a module's values are ignored. */
 static int is_framing_field(const char *name)
@@ -131,7 +122,6 @@ static int is_framing_field(const char *name)
            strcasecmp(name, "Content-Type") == 0;
 }
 
-
 static int add_table_field(void *hbv, const char *name, const char *value)
 {
     if (!is_framing_field(name)) {
@@ -139,7 +129,6 @@ static int add_table_field(void *hbv, const char *name, const char *value)
     }
     return 1;
 }
-
 
 /* Decides framing and keep-alive, and queues the head. */
 void rl_response_send_head(rl_request_t *r)
@@ -165,12 +154,11 @@ void rl_response_send_head(rl_request_t *r)
          (r->server->keep_alive_max == 0 ||
           r->connection->keepalives + 1 < r->server->keep_alive_max) &&
          client_wants_keepalive(r);
-    if (r->clength < 0 && !(r->status == 204 || r->status == 304 ||
-                            r->status < 200)) {
+    if (r->clength < 0 &&
+        !(r->status == 204 || r->status == 304 || r->status < 200)) {
         if (r->proto_num >= 1001 && !r->header_only) {
             rs->chunked = 1;
-        }
-        else if (!r->header_only) {
+        } else if (!r->header_only) {
             ka = 0; /* HTTP/1.0 without a length: the close ends it */
         }
     }
@@ -193,14 +181,12 @@ void rl_response_send_head(rl_request_t *r)
         r->status >= 200) {
         apr_snprintf(line, sizeof(line), "%" APR_OFF_T_FMT, r->clength);
         hb_field(&hb, "Content-Length", line);
-    }
-    else if (rs->chunked) {
+    } else if (rs->chunked) {
         hb_field(&hb, "Transfer-Encoding", "chunked");
     }
     if (!ka) {
         hb_field(&hb, "Connection", "close");
-    }
-    else if (r->proto_num < 1001) {
+    } else if (r->proto_num < 1001) {
         hb_field(&hb, "Connection", "keep-alive");
     }
     if (r->status < 300) {
@@ -218,7 +204,6 @@ void rl_response_send_head(rl_request_t *r)
         rl_rwrite(r, p, n);
     }
 }
-
 
 /* Blocking MPMs: keep the output bounded by waiting for the client. */
 static apr_status_t drain_if_needed(rl_request_t *r)
@@ -248,12 +233,10 @@ static apr_status_t drain_if_needed(rl_request_t *r)
     return rv;
 }
 
-
-RL_DECLARE(apr_status_t) rl_rwrite(rl_request_t *r, const void *buf,
-                                   apr_size_t len)
+RL_DECLARE(apr_status_t)
+rl_rwrite(rl_request_t *r, const void *buf, apr_size_t len)
 {
     req_state_t *rs = REQ_STATE(r);
-    char frame[24];
 
     if (r->connection->aborted) {
         return APR_ECONNABORTED;
@@ -277,8 +260,9 @@ RL_DECLARE(apr_status_t) rl_rwrite(rl_request_t *r, const void *buf,
         return APR_SUCCESS;
     }
     if (rs->chunked) {
-        int n = apr_snprintf(frame, sizeof(frame), "%lx\r\n",
-                             (unsigned long)len);
+        char frame[24];
+        int n =
+            apr_snprintf(frame, sizeof(frame), "%lx\r\n", (unsigned long)len);
         rl_conn_out_append(r->connection, frame, (apr_size_t)n);
         r->bytes_out += n + 2;
     }
@@ -291,12 +275,10 @@ RL_DECLARE(apr_status_t) rl_rwrite(rl_request_t *r, const void *buf,
     return drain_if_needed(r);
 }
 
-
 RL_DECLARE(apr_status_t) rl_rputs(rl_request_t *r, const char *s)
 {
     return rl_rwrite(r, s, strlen(s));
 }
-
 
 RL_DECLARE(apr_status_t) rl_rprintf(rl_request_t *r, const char *fmt, ...)
 {
@@ -309,14 +291,12 @@ RL_DECLARE(apr_status_t) rl_rprintf(rl_request_t *r, const char *fmt, ...)
     return rl_rwrite(r, s, strlen(s));
 }
 
-
 RL_DECLARE(int) rl_output_congested(rl_request_t *r)
 {
     conn_state_t *cs = CONN_STATE(r->connection);
 
     return !cs->blocking && cs->out_end - cs->out_start >= OUT_HIGH_WATER;
 }
-
 
 void rl_response_send_100(rl_request_t *r)
 {
@@ -325,7 +305,6 @@ void rl_response_send_100(rl_request_t *r)
     rl_conn_out_append(r->connection, cont, sizeof(cont) - 1);
     rl_conn_flush(r->connection);
 }
-
 
 /* The handler is done: send the head if not yet, end chunked coding. */
 apr_status_t rl_response_finish(rl_request_t *r)

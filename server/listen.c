@@ -16,23 +16,20 @@
 
 RL_LOG_USE_MODULE(core);
 
-static rl_listener_t *listeners;  /* the current generation's, in order */
+static rl_listener_t *listeners; /* the current generation's, in order */
 
 RL_DECLARE(rl_listener_t *) rl_listeners(void)
 {
     return listeners;
 }
 
-
 typedef struct open_sock_t {
     rl_listener_t l;
-    const char *host;
     struct open_sock_t *next_open;
     int used;
 } open_sock_t;
 
 static open_sock_t *socks;
-
 
 static apr_status_t make_socket(apr_pool_t *p, const listen_spec_t *ls,
                                 rl_listener_t *l)
@@ -60,8 +57,7 @@ static apr_status_t make_socket(apr_pool_t *p, const listen_spec_t *ls,
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    rv = apr_socket_create(&l->sock, sa->family, SOCK_STREAM, APR_PROTO_TCP,
-                           p);
+    rv = apr_socket_create(&l->sock, sa->family, SOCK_STREAM, APR_PROTO_TCP, p);
     if (rv != APR_SUCCESS) {
         return rv;
     }
@@ -82,7 +78,6 @@ bind:
     return APR_SUCCESS;
 }
 
-
 static const char *spec_name(apr_pool_t *p, const listen_spec_t *ls)
 {
     if (ls->host == NULL) {
@@ -93,7 +88,6 @@ static const char *spec_name(apr_pool_t *p, const listen_spec_t *ls)
     }
     return apr_psprintf(p, "%s:%u", ls->host, ls->port);
 }
-
 
 apr_status_t rl_listen_open(apr_pool_t *pglobal, rl_server_t *s)
 {
@@ -149,14 +143,12 @@ apr_status_t rl_listen_open(apr_pool_t *pglobal, rl_server_t *s)
         if (!(*op)->used) {
             apr_socket_close((*op)->l.sock);
             *op = (*op)->next_open;
-        }
-        else {
+        } else {
             op = &(*op)->next_open;
         }
     }
     return APR_SUCCESS;
 }
-
 
 static int addr_matches(const rl_server_addr_t *a, const rl_listener_t *l)
 {
@@ -174,7 +166,6 @@ static int addr_matches(const rl_server_addr_t *a, const rl_listener_t *l)
     return strncmp(lhost, a->host, n) == 0 &&
            (lhost[n] == ':' || lhost[n] == ']');
 }
-
 
 void rl_listen_assign_servers(rl_server_t *main)
 {

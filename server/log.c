@@ -35,12 +35,10 @@ static const int syslog_levels[] = {LOG_EMERG, LOG_ALERT,   LOG_CRIT,
 
 static pid_t log_pid;
 
-
 void rl_log_set_pid(void)
 {
     log_pid = getpid();
 }
-
 
 void rl_log_stderr_only(void)
 {
@@ -50,7 +48,6 @@ void rl_log_stderr_only(void)
         s->error_log = NULL;
     }
 }
-
 
 static int effective_level(const rl_module_t *m, const rl_server_t *s)
 {
@@ -69,16 +66,14 @@ static int effective_level(const rl_module_t *m, const rl_server_t *s)
     return level;
 }
 
-
-RL_DECLARE(int) rl_log_enabled(const rl_module_t *m, int level,
-                               const rl_server_t *s)
+RL_DECLARE(int)
+rl_log_enabled(const rl_module_t *m, int level, const rl_server_t *s)
 {
     if (s == NULL) {
         s = rl_proc.main_server;
     }
     return level <= effective_level(m, s);
 }
-
 
 RL_DECLARE(void)
 rl_log_write_(const rl_module_t *m, int level, apr_status_t status,
@@ -110,15 +105,14 @@ rl_log_write_(const rl_module_t *m, int level, apr_status_t status,
     }
     apr_ctime(date, now);
     /* "Fri Nov 27 06:31:29 2026" -> insert .usec after the seconds */
-    len = apr_snprintf(line, sizeof(line), "[%.19s.%06d %s] [%s:%s] [pid %d:tid %ld] ",
-                       date, (int)apr_time_usec(now), date + 20,
-                       m ? m->name : "core", level_tags[level],
-                       log_pid ? (int)log_pid : (int)getpid(),
-                       (long)syscall(SYS_gettid));
+    len = apr_snprintf(
+        line, sizeof(line), "[%.19s.%06d %s] [%s:%s] [pid %d:tid %ld] ", date,
+        (int)apr_time_usec(now), date + 20, m ? m->name : "core",
+        level_tags[level], log_pid ? (int)log_pid : (int)getpid(),
+        (long)syscall(SYS_gettid));
     if (c != NULL) {
-        len += apr_snprintf(line + len, sizeof(line) - len,
-                            "[client %s:%u] ", c->client_ip,
-                            (unsigned)c->client_port);
+        len += apr_snprintf(line + len, sizeof(line) - len, "[client %s:%u] ",
+                            c->client_ip, (unsigned)c->client_port);
     }
     va_start(ap, fmt);
     len += apr_vsnprintf(line + len, sizeof(line) - len, fmt, ap);
@@ -133,31 +127,33 @@ rl_log_write_(const rl_module_t *m, int level, apr_status_t status,
     }
     out = s ? s->error_log : NULL;
     if (out == (apr_file_t *)&syslog_marker) {
-        syslog(level < 8 ? syslog_levels[level] : LOG_DEBUG, "%s",
-               line + 29);
+        syslog(level < 8 ? syslog_levels[level] : LOG_DEBUG, "%s", line + 29);
         return;
     }
     line[len++] = '\n';
     if (out != NULL) {
         apr_file_write_full(out, line, len, NULL);
-    }
-    else {
+    } else {
         ssize_t w = write(STDERR_FILENO, line, len);
         (void)w;
     }
 }
-
 
 static int facility_of(const char *name)
 {
     static const struct {
         const char *name;
         int value;
-    } f[] = {{"daemon", LOG_DAEMON}, {"local0", LOG_LOCAL0},
-             {"local1", LOG_LOCAL1}, {"local2", LOG_LOCAL2},
-             {"local3", LOG_LOCAL3}, {"local4", LOG_LOCAL4},
-             {"local5", LOG_LOCAL5}, {"local6", LOG_LOCAL6},
-             {"local7", LOG_LOCAL7}, {"user", LOG_USER},
+    } f[] = {{"daemon", LOG_DAEMON},
+             {"local0", LOG_LOCAL0},
+             {"local1", LOG_LOCAL1},
+             {"local2", LOG_LOCAL2},
+             {"local3", LOG_LOCAL3},
+             {"local4", LOG_LOCAL4},
+             {"local5", LOG_LOCAL5},
+             {"local6", LOG_LOCAL6},
+             {"local7", LOG_LOCAL7},
+             {"user", LOG_USER},
              {NULL, 0}};
     int i;
 
@@ -168,7 +164,6 @@ static int facility_of(const char *name)
     }
     return -1;
 }
-
 
 static apr_status_t open_piped(apr_pool_t *p, const char *cmdline,
                                apr_file_t **out)
@@ -193,9 +188,7 @@ static apr_status_t open_piped(apr_pool_t *p, const char *cmdline,
     return APR_SUCCESS;
 }
 
-
-static apr_status_t open_one(apr_pool_t *p, rl_server_t *s,
-                             apr_hash_t *opened)
+static apr_status_t open_one(apr_pool_t *p, rl_server_t *s, apr_hash_t *opened)
 {
     const char *name = s->error_fname;
     apr_file_t *f;
@@ -221,24 +214,22 @@ static apr_status_t open_one(apr_pool_t *p, rl_server_t *s,
         }
         openlog("relaisd", LOG_PID | LOG_NDELAY, fac);
         s->error_log = (apr_file_t *)&syslog_marker;
-    }
-    else if (name[0] == '|') {
+    } else if (name[0] == '|') {
         rv = open_piped(p, name + 1, &f);
         if (rv != APR_SUCCESS) {
             char buf[120];
-            fprintf(stderr, "relaisd: ErrorLog \"%s\": cannot start the "
-                            "command: %s\n",
+            fprintf(stderr,
+                    "relaisd: ErrorLog \"%s\": cannot start the "
+                    "command: %s\n",
                     name, apr_strerror(rv, buf, sizeof(buf)));
             return rv;
         }
         s->error_log = f;
-    }
-    else {
+    } else {
         const char *path = rl_server_root_relative(p, name);
-        rv = apr_file_open(&f, path,
-                           APR_FOPEN_WRITE | APR_FOPEN_CREATE |
-                               APR_FOPEN_APPEND,
-                           APR_FPROT_OS_DEFAULT, p);
+        rv = apr_file_open(
+            &f, path, APR_FOPEN_WRITE | APR_FOPEN_CREATE | APR_FOPEN_APPEND,
+            APR_FPROT_OS_DEFAULT, p);
         if (rv != APR_SUCCESS) {
             char buf[120];
             fprintf(stderr, "relaisd: ErrorLog %s: cannot open '%s': %s\n",
@@ -250,7 +241,6 @@ static apr_status_t open_one(apr_pool_t *p, rl_server_t *s,
     apr_hash_set(opened, name, APR_HASH_KEY_STRING, s->error_log);
     return APR_SUCCESS;
 }
-
 
 apr_status_t rl_log_open_all(apr_pool_t *p, rl_server_t *main)
 {

@@ -54,21 +54,19 @@ static void usage(const char *argv0)
             argv0, RL_DEFAULT_ROOT, RL_DEFAULT_CONF);
 }
 
-
 static void report_errors(int n)
 {
-    fprintf(stderr, "relaisd: %d error%s in the configuration; nothing was "
-                    "changed\n",
+    fprintf(stderr,
+            "relaisd: %d error%s in the configuration; nothing was "
+            "changed\n",
             n, n == 1 ? "" : "s");
 }
 
-
 static const char *pid_path(apr_pool_t *p)
 {
-    return rl_server_root_relative(
-        p, rl_proc.pid_file ? rl_proc.pid_file : "logs/relaisd.pid");
+    return rl_server_root_relative(p, rl_proc.pid_file ? rl_proc.pid_file
+                                                       : "logs/relaisd.pid");
 }
-
 
 static pid_t read_pid(apr_pool_t *p)
 {
@@ -88,7 +86,6 @@ static pid_t read_pid(apr_pool_t *p)
     return (pid_t)pid;
 }
 
-
 static int write_pid(apr_pool_t *p)
 {
     const char *path = pid_path(p);
@@ -103,7 +100,6 @@ static int write_pid(apr_pool_t *p)
     fclose(f);
     return 0;
 }
-
 
 static void detach(void)
 {
@@ -126,7 +122,6 @@ static void detach(void)
     }
 }
 
-
 static int signal_server(apr_pool_t *p, const char *action)
 {
     pid_t pid = read_pid(p);
@@ -134,20 +129,16 @@ static int signal_server(apr_pool_t *p, const char *action)
 
     if (strcmp(action, "stop") == 0) {
         sig = SIGTERM;
-    }
-    else if (strcmp(action, "restart") == 0) {
+    } else if (strcmp(action, "restart") == 0) {
         sig = SIGHUP;
-    }
-    else if (strcmp(action, "graceful") == 0) {
+    } else if (strcmp(action, "graceful") == 0) {
         sig = SIGUSR1;
-    }
-    else {
+    } else {
         sig = SIGWINCH;
     }
     if (pid <= 0) {
         if (sig == SIGTERM || sig == SIGWINCH) {
-            fprintf(stderr, "relaisd (pid file %s) not running\n",
-                    pid_path(p));
+            fprintf(stderr, "relaisd (pid file %s) not running\n", pid_path(p));
             return 1;
         }
         return -1; /* restart/graceful of a stopped server: start it */
@@ -167,7 +158,6 @@ static int signal_server(apr_pool_t *p, const char *action)
     return 0;
 }
 
-
 static void show_modules(void)
 {
     rl_module_t *m;
@@ -179,19 +169,16 @@ static void show_modules(void)
     }
 }
 
-
 static void show_version(void)
 {
     printf("Server version: Relais/%s (Linux)\n", rl_version());
     printf("Server built:   %s %s\n", __DATE__, __TIME__);
 }
 
-
 static void show_settings(void)
 {
     show_version();
-    printf("Server's Module Magic Number: %d:%d\n", RL_MMN_MAJOR,
-           RL_MMN_MINOR);
+    printf("Server's Module Magic Number: %d:%d\n", RL_MMN_MAJOR, RL_MMN_MINOR);
     printf("Server loaded:  APR %s, APR-UTIL %s\n", apr_version_string(),
            apu_version_string());
     printf("Compiled using: APR %s\n", APR_VERSION_STRING);
@@ -202,7 +189,6 @@ static void show_settings(void)
     printf(" -D RL_DEFAULT_CONF=\"%s\"\n", RL_DEFAULT_CONF);
     printf(" -D RL_BUILD_FLAGS=\"%s\"\n", RL_BUILD_FLAGS);
 }
-
 
 static int run_generations(int detach_first)
 {
@@ -260,14 +246,13 @@ static int run_generations(int detach_first)
     }
 }
 
-
 int main(int argc, const char *const *argv)
 {
     apr_getopt_t *opt;
     const char *optarg, *action = NULL;
     apr_pool_t *pglobal, *pconf, *ptemp;
     enum dump_mode dump = DUMP_NONE;
-    int c, errors;
+    int c;
 
     apr_app_initialize(&argc, &argv, NULL);
     atexit(apr_terminate);
@@ -335,8 +320,9 @@ int main(int argc, const char *const *argv)
         strcmp(action, "stop") != 0 && strcmp(action, "restart") != 0 &&
         strcmp(action, "graceful") != 0 &&
         strcmp(action, "graceful-stop") != 0) {
-        fprintf(stderr, "relaisd: -k %s: expected start, stop, restart, "
-                        "graceful or graceful-stop\n",
+        fprintf(stderr,
+                "relaisd: -k %s: expected start, stop, restart, "
+                "graceful or graceful-stop\n",
                 action);
         return 1;
     }
@@ -346,7 +332,7 @@ int main(int argc, const char *const *argv)
         apr_pool_create(&ptemp, pconf);
         apr_pool_create(&rl_proc.plog, pconf);
         rl_proc.ptemp = ptemp;
-        errors = rl_config_load(pconf, ptemp);
+        int errors = rl_config_load(pconf, ptemp);
         if (errors) {
             report_errors(errors);
             return 1;
@@ -379,8 +365,7 @@ int main(int argc, const char *const *argv)
                         (long)pid);
                 return 0;
             }
-        }
-        else {
+        } else {
             int rc = signal_server(ptemp, action);
             if (rc >= 0) {
                 return rc;

@@ -20,24 +20,42 @@ static const struct {
     const char *directive;
     const char *module;
 } known_directives[] = {
-    {"ProxyPass", "proxy"},        {"ProxyPassMatch", "proxy"},
-    {"ProxyPassReverse", "proxy"}, {"ProxyPreserveHost", "proxy"},
-    {"ProxyTimeout", "proxy"},     {"ProxyRequests", "proxy"},
-    {"ProxyVia", "proxy"},         {"ProxyAddHeaders", "proxy"},
-    {"ProxyErrorOverride", "proxy"}, {"<Proxy", "proxy"},
-    {"BalancerMember", "balancer"}, {"ProxySet", "balancer"},
-    {"ProxyHCExpr", "healthcheck"}, {"ProxyHCTemplate", "healthcheck"},
-    {"ProxyResolver", "proxy"},    {"CacheEnable", "cache"},
-    {"CacheDisable", "cache"},     {"CacheRoot", "cache"},
-    {"Require", "acl"},            {"AuthType", "acl"},
-    {"AuthName", "acl"},           {"AuthUserFile", "acl"},
-    {"<RequireAll", "acl"},        {"<RequireAny", "acl"},
-    {"RateLimit", "acl"},          {"LogFormat", "log"},
-    {"CustomLog", "log"},          {"TransferLog", "log"},
-    {"SSLEngine", "ssl"},          {"SSLCertificateFile", "ssl"},
-    {"SSLCertificateKeyFile", "ssl"}, {"SSLProxyEngine", "ssl"},
-    {"Header", "headers"},         {"RequestHeader", "headers"},
-    {"EchoStatus", "echo"},        {"EchoName", "echo"},
+    {"ProxyPass", "proxy"},
+    {"ProxyPassMatch", "proxy"},
+    {"ProxyPassReverse", "proxy"},
+    {"ProxyPreserveHost", "proxy"},
+    {"ProxyTimeout", "proxy"},
+    {"ProxyRequests", "proxy"},
+    {"ProxyVia", "proxy"},
+    {"ProxyAddHeaders", "proxy"},
+    {"ProxyErrorOverride", "proxy"},
+    {"<Proxy", "proxy"},
+    {"BalancerMember", "balancer"},
+    {"ProxySet", "balancer"},
+    {"ProxyHCExpr", "healthcheck"},
+    {"ProxyHCTemplate", "healthcheck"},
+    {"ProxyResolver", "proxy"},
+    {"CacheEnable", "cache"},
+    {"CacheDisable", "cache"},
+    {"CacheRoot", "cache"},
+    {"Require", "acl"},
+    {"AuthType", "acl"},
+    {"AuthName", "acl"},
+    {"AuthUserFile", "acl"},
+    {"<RequireAll", "acl"},
+    {"<RequireAny", "acl"},
+    {"RateLimit", "acl"},
+    {"LogFormat", "log"},
+    {"CustomLog", "log"},
+    {"TransferLog", "log"},
+    {"SSLEngine", "ssl"},
+    {"SSLCertificateFile", "ssl"},
+    {"SSLCertificateKeyFile", "ssl"},
+    {"SSLProxyEngine", "ssl"},
+    {"Header", "headers"},
+    {"RequestHeader", "headers"},
+    {"EchoStatus", "echo"},
+    {"EchoName", "echo"},
     {"StartServers", "an MPM (mpm_event, mpm_worker or mpm_prefork)"},
     {NULL, NULL}};
 
@@ -46,75 +64,70 @@ static const struct {
 static const struct {
     const char *httpd;
     const char *relais;
-} httpd_modules[] = {
-    {"proxy_module", "proxy"},
-    {"mod_proxy.c", "proxy"},
-    {"proxy_http_module", "proxy"},
-    {"mod_proxy_http.c", "proxy"},
-    {"proxy_wstunnel_module", "proxy"},
-    {"mod_proxy_wstunnel.c", "proxy"},
-    {"proxy_balancer_module", "balancer"},
-    {"mod_proxy_balancer.c", "balancer"},
-    {"lbmethod_byrequests_module", "balancer"},
-    {"lbmethod_bybusyness_module", "balancer"},
-    {"lbmethod_bytraffic_module", "balancer"},
-    {"lbmethod_heartbeat_module", NULL},
-    {"slotmem_shm_module", "balancer"},
-    {"proxy_hcheck_module", "healthcheck"},
-    {"mod_proxy_hcheck.c", "healthcheck"},
-    {"watchdog_module", "healthcheck"},
-    {"cache_module", "cache"},
-    {"mod_cache.c", "cache"},
-    {"cache_disk_module", "cache"},
-    {"cache_socache_module", "cache"},
-    {"socache_shmcb_module", "cache"},
-    {"authz_core_module", "acl"},
-    {"mod_authz_core.c", "acl"},
-    {"authz_host_module", "acl"},
-    {"authz_user_module", "acl"},
-    {"authz_groupfile_module", "acl"},
-    {"authn_core_module", "acl"},
-    {"authn_file_module", "acl"},
-    {"auth_basic_module", "acl"},
-    {"log_config_module", "log"},
-    {"mod_log_config.c", "log"},
-    {"logio_module", "log"},
-    {"ssl_module", "ssl"},
-    {"mod_ssl.c", "ssl"},
-    {"headers_module", "headers"},
-    {"mod_headers.c", "headers"},
-    {"setenvif_module", "headers"},
-    {"alias_module", "headers"},
-    {"status_module", "status"},
-    {"mod_status.c", "status"},
-    {"mpm_event_module", "mpm_event"},
-    {"mpm_worker_module", "mpm_worker"},
-    {"mpm_prefork_module", "mpm_prefork"},
-    {"reqtimeout_module", "core"},
-    {"unixd_module", "core"},
-    {"remoteip_module", NULL},
-    {"rewrite_module", NULL},
-    {"mod_rewrite.c", NULL},
-    {NULL, NULL}};
-
+} httpd_modules[] = {{"proxy_module", "proxy"},
+                     {"mod_proxy.c", "proxy"},
+                     {"proxy_http_module", "proxy"},
+                     {"mod_proxy_http.c", "proxy"},
+                     {"proxy_wstunnel_module", "proxy"},
+                     {"mod_proxy_wstunnel.c", "proxy"},
+                     {"proxy_balancer_module", "balancer"},
+                     {"mod_proxy_balancer.c", "balancer"},
+                     {"lbmethod_byrequests_module", "balancer"},
+                     {"lbmethod_bybusyness_module", "balancer"},
+                     {"lbmethod_bytraffic_module", "balancer"},
+                     {"lbmethod_heartbeat_module", NULL},
+                     {"slotmem_shm_module", "balancer"},
+                     {"proxy_hcheck_module", "healthcheck"},
+                     {"mod_proxy_hcheck.c", "healthcheck"},
+                     {"watchdog_module", "healthcheck"},
+                     {"cache_module", "cache"},
+                     {"mod_cache.c", "cache"},
+                     {"cache_disk_module", "cache"},
+                     {"cache_socache_module", "cache"},
+                     {"socache_shmcb_module", "cache"},
+                     {"authz_core_module", "acl"},
+                     {"mod_authz_core.c", "acl"},
+                     {"authz_host_module", "acl"},
+                     {"authz_user_module", "acl"},
+                     {"authz_groupfile_module", "acl"},
+                     {"authn_core_module", "acl"},
+                     {"authn_file_module", "acl"},
+                     {"auth_basic_module", "acl"},
+                     {"log_config_module", "log"},
+                     {"mod_log_config.c", "log"},
+                     {"logio_module", "log"},
+                     {"ssl_module", "ssl"},
+                     {"mod_ssl.c", "ssl"},
+                     {"headers_module", "headers"},
+                     {"mod_headers.c", "headers"},
+                     {"setenvif_module", "headers"},
+                     {"alias_module", "headers"},
+                     {"status_module", "status"},
+                     {"mod_status.c", "status"},
+                     {"mpm_event_module", "mpm_event"},
+                     {"mpm_worker_module", "mpm_worker"},
+                     {"mpm_prefork_module", "mpm_prefork"},
+                     {"reqtimeout_module", "core"},
+                     {"unixd_module", "core"},
+                     {"remoteip_module", NULL},
+                     {"rewrite_module", NULL},
+                     {"mod_rewrite.c", NULL},
+                     {NULL, NULL}};
 
 void rl_modules_reset(void)
 {
     nloaded = 0;
 }
 
-
 int rl_module_count(void)
 {
     return nloaded;
 }
 
-
 rl_module_t *rl_module_at(int index)
 {
     return index < nloaded ? loaded[index] : NULL;
 }
-
 
 RL_DECLARE(rl_module_t *) rl_find_module(const char *name)
 {
@@ -128,19 +141,16 @@ RL_DECLARE(rl_module_t *) rl_find_module(const char *name)
     return NULL;
 }
 
-
 RL_DECLARE(rl_module_t *) rl_first_module(void)
 {
     return nloaded ? loaded[0] : NULL;
 }
 
-
 /* Registers a module record (static or freshly loaded) and its hooks. */
 const char *rl_module_add_static(apr_pool_t *p, rl_module_t *m)
 {
     if (nloaded == RL_MAX_MODULES) {
-        return apr_psprintf(p, "too many modules (at most %d)",
-                            RL_MAX_MODULES);
+        return apr_psprintf(p, "too many modules (at most %d)", RL_MAX_MODULES);
     }
     m->index = nloaded;
     m->next = NULL;
@@ -158,7 +168,6 @@ const char *rl_module_add_static(apr_pool_t *p, rl_module_t *m)
     return NULL;
 }
 
-
 /* "proxy_module" -> "proxy"; "mod_proxy.c" -> "proxy" */
 static const char *module_short_name(apr_pool_t *p, const char *name)
 {
@@ -174,7 +183,6 @@ static const char *module_short_name(apr_pool_t *p, const char *name)
     return name;
 }
 
-
 const char *rl_module_httpd_equivalent(const char *httpd_name)
 {
     int i;
@@ -186,7 +194,6 @@ const char *rl_module_httpd_equivalent(const char *httpd_name)
     }
     return NULL;
 }
-
 
 /* <IfModule x>: x may be Relais's short name, "mod_x.c", "x_module", or
  * one of httpd's names for a feature Relais provides. */
@@ -213,7 +220,6 @@ int rl_module_ifmodule_match(const char *name)
     return rl_find_module(name) != NULL;
 }
 
-
 const char *rl_module_known_provider(const char *directive)
 {
     int i;
@@ -225,7 +231,6 @@ const char *rl_module_known_provider(const char *directive)
     }
     return NULL;
 }
-
 
 static const char *check_record(apr_pool_t *p, const rl_module_t *m,
                                 const char *path, const char *sym)
@@ -258,7 +263,6 @@ static const char *check_record(apr_pool_t *p, const rl_module_t *m,
     }
     return NULL;
 }
-
 
 /* LoadModule name path */
 const char *rl_module_load(apr_pool_t *p, const char *name, const char *path)

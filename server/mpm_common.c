@@ -44,30 +44,25 @@ static volatile sig_atomic_t sig_stop, sig_restart, sig_graceful,
 static volatile sig_atomic_t child_stop, child_stop_now;
 static const char *mpm_name;
 
-
 RL_DECLARE(rl_mpm_settings_t *) rl_mpm_settings(void)
 {
     return &rl_proc.mpm;
 }
-
 
 RL_DECLARE(const char *) rl_mpm_name(void)
 {
     return rl_proc.mpm_module ? rl_proc.mpm_module->name + 4 : mpm_name;
 }
 
-
 RL_DECLARE(int) rl_mpm_stopping(void)
 {
     return child_stop || child_stop_now;
 }
 
-
 RL_DECLARE(int) rl_mpm_stopping_now(void)
 {
     return child_stop_now;
 }
-
 
 RL_DECLARE(void) rl_mpm_report(int slot, int busy, int idle)
 {
@@ -77,14 +72,12 @@ RL_DECLARE(void) rl_mpm_report(int slot, int busy, int idle)
     }
 }
 
-
 RL_DECLARE(void) rl_mpm_count_request(int slot)
 {
     if (scoreboard != NULL && slot >= 0 && slot < SB_SLOTS) {
         apr_atomic_inc32(&scoreboard[slot].requests);
     }
 }
-
 
 static apr_status_t scoreboard_init(void)
 {
@@ -104,7 +97,6 @@ static apr_status_t scoreboard_init(void)
     memset(scoreboard, 0, sizeof(sb_slot_t) * SB_SLOTS);
     return APR_SUCCESS;
 }
-
 
 static void parent_signal(int sig)
 {
@@ -127,17 +119,14 @@ static void parent_signal(int sig)
     }
 }
 
-
 static void child_signal(int sig)
 {
     if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP) {
         child_stop_now = 1;
-    }
-    else {
+    } else {
         child_stop = 1;
     }
 }
-
 
 static void set_handler(int sig, void (*fn)(int))
 {
@@ -149,7 +138,6 @@ static void set_handler(int sig, void (*fn)(int))
     sigaction(sig, &sa, NULL);
 }
 
-
 static void parent_signals(void)
 {
     set_handler(SIGTERM, parent_signal);
@@ -160,7 +148,6 @@ static void parent_signals(void)
     set_handler(SIGPIPE, SIG_IGN);
 }
 
-
 void rl_mpm_child_signals(void)
 {
     set_handler(SIGTERM, child_signal);
@@ -170,7 +157,6 @@ void rl_mpm_child_signals(void)
     set_handler(SIGWINCH, child_signal);
     set_handler(SIGPIPE, SIG_IGN);
 }
-
 
 apr_status_t rl_mpm_drop_privileges(void)
 {
@@ -192,9 +178,8 @@ apr_status_t rl_mpm_drop_privileges(void)
         }
     }
     if (rl_proc.group != NULL) {
-        gr = rl_proc.group[0] == '#'
-                 ? getgrgid((gid_t)atoi(rl_proc.group + 1))
-                 : getgrnam(rl_proc.group);
+        gr = rl_proc.group[0] == '#' ? getgrgid((gid_t)atoi(rl_proc.group + 1))
+                                     : getgrnam(rl_proc.group);
         if (gr == NULL) {
             rl_log_error(RL_LOG_ALERT, 0, NULL,
                          "Group %s: no such group: refusing to serve as root",
@@ -202,7 +187,7 @@ apr_status_t rl_mpm_drop_privileges(void)
             return APR_EGENERAL;
         }
     }
-    gid = gr ? gr->gr_gid : pw->pw_gid;
+    gid = gr ? gr->gr_gid : pw ? pw->pw_gid : getgid();
     if (setgid(gid) != 0 ||
         (pw ? initgroups(pw->pw_name, gid) : setgroups(0, NULL)) != 0) {
         rl_log_error(RL_LOG_ALERT, APR_FROM_OS_ERROR(errno), NULL,
@@ -218,7 +203,6 @@ apr_status_t rl_mpm_drop_privileges(void)
     prctl(PR_SET_DUMPABLE, 1);
     return APR_SUCCESS;
 }
-
 
 /* In the new child: drop privileges, run child_init, the MPM's body,
  * child_exit; never returns. */
@@ -241,7 +225,6 @@ static void child_run(const rl_mpm_spec_t *spec, apr_pool_t *pconf,
     _exit(0);
 }
 
-
 static int free_slot(void)
 {
     int i;
@@ -254,9 +237,7 @@ static int free_slot(void)
     return -1;
 }
 
-
-static int spawn(const rl_mpm_spec_t *spec, apr_pool_t *pconf,
-                 rl_server_t *s)
+static int spawn(const rl_mpm_spec_t *spec, apr_pool_t *pconf, rl_server_t *s)
 {
     int slot = free_slot();
     pid_t pid;
@@ -283,7 +264,6 @@ static int spawn(const rl_mpm_spec_t *spec, apr_pool_t *pconf,
     return slot;
 }
 
-
 /* Collects exited children.  Returns how many of the current generation
  * died without being asked to. */
 static int reap(rl_server_t *s)
@@ -308,8 +288,7 @@ static int reap(rl_server_t *s)
                                  "child pid %ld exited on signal %d%s",
                                  (long)pid, WTERMSIG(status),
                                  WCOREDUMP(status) ? " (core dumped)" : "");
-                }
-                else if (WEXITSTATUS(status) != 0) {
+                } else if (WEXITSTATUS(status) != 0) {
                     rl_log_error(RL_LOG_ERR, 0, s,
                                  "child pid %ld exited with status %d",
                                  (long)pid, WEXITSTATUS(status));
@@ -322,7 +301,6 @@ static int reap(rl_server_t *s)
     return unexpected;
 }
 
-
 static int count_children(int generation_only, int *idle)
 {
     int i, n = 0;
@@ -332,8 +310,9 @@ static int count_children(int generation_only, int *idle)
         if (scoreboard[i].pid == 0) {
             continue;
         }
-        if (generation_only && (scoreboard[i].generation != rl_proc.generation ||
-                                scoreboard[i].graceful)) {
+        if (generation_only &&
+            (scoreboard[i].generation != rl_proc.generation ||
+             scoreboard[i].graceful)) {
             continue;
         }
         n++;
@@ -341,7 +320,6 @@ static int count_children(int generation_only, int *idle)
     }
     return n;
 }
-
 
 static void signal_children(int sig, int old_only)
 {
@@ -360,7 +338,6 @@ static void signal_children(int sig, int old_only)
         kill(scoreboard[i].pid, sig);
     }
 }
-
 
 /* Waits for every child to exit, up to `limit` (0 = no limit), then kills
  * what is left. */
@@ -386,11 +363,9 @@ static void wait_all(rl_server_t *s, apr_interval_time_t limit)
     }
 }
 
-
 /* Spare-capacity scaling for dynamic MPMs (prefork): keep between
  * MinSpare and MaxSpare idle workers, within MaxRequestWorkers. */
-static void scale(const rl_mpm_spec_t *spec, apr_pool_t *pconf,
-                  rl_server_t *s)
+static void scale(const rl_mpm_spec_t *spec, apr_pool_t *pconf, rl_server_t *s)
 {
     rl_mpm_settings_t *m = &rl_proc.mpm;
     int idle, n = count_children(1, &idle), i;
@@ -402,8 +377,7 @@ static void scale(const rl_mpm_spec_t *spec, apr_pool_t *pconf,
     }
     if (idle < m->min_spare && n < max_children) {
         spawn(spec, pconf, s);
-    }
-    else if (idle > m->max_spare && n > 1) {
+    } else if (idle > m->max_spare && n > 1) {
         for (i = SB_SLOTS - 1; i >= 0; i--) {
             if (scoreboard[i].pid != 0 &&
                 scoreboard[i].generation == rl_proc.generation &&
@@ -416,9 +390,8 @@ static void scale(const rl_mpm_spec_t *spec, apr_pool_t *pconf,
     }
 }
 
-
-RL_DECLARE(int) rl_mpm_supervise(const rl_mpm_spec_t *spec, apr_pool_t *pconf,
-                                 rl_server_t *s)
+RL_DECLARE(int)
+rl_mpm_supervise(const rl_mpm_spec_t *spec, apr_pool_t *pconf, rl_server_t *s)
 {
     rl_mpm_settings_t *m = &rl_proc.mpm;
     apr_time_t next_spawn_ok = 0, last_scale = 0;
@@ -449,8 +422,7 @@ RL_DECLARE(int) rl_mpm_supervise(const rl_mpm_spec_t *spec, apr_pool_t *pconf,
         apr_sleep(apr_time_from_msec(100));
         died = reap(s);
         if (sig_stop) {
-            rl_log_error(RL_LOG_NOTICE, 0, s,
-                         "caught SIGTERM, shutting down");
+            rl_log_error(RL_LOG_NOTICE, 0, s, "caught SIGTERM, shutting down");
             signal_children(SIGTERM, 0);
             wait_all(s, apr_time_from_sec(10));
             return RL_MPM_EXIT;
@@ -491,8 +463,8 @@ RL_DECLARE(int) rl_mpm_supervise(const rl_mpm_spec_t *spec, apr_pool_t *pconf,
                 next_spawn_ok = apr_time_now() + RESPAWN_BACKOFF;
             }
         }
-        if (spec->dynamic && apr_time_now() - last_scale >
-                                 apr_time_from_msec(500)) {
+        if (spec->dynamic &&
+            apr_time_now() - last_scale > apr_time_from_msec(500)) {
             scale(spec, pconf, s);
             last_scale = apr_time_now();
         }

@@ -19,12 +19,10 @@ RL_DECLARE(int) rl_exists_define(const char *name)
     return 0;
 }
 
-
 RL_DECLARE(rl_server_t *) rl_main_server(void)
 {
     return rl_proc.main_server;
 }
-
 
 RL_DECLARE(const char *) rl_server_root(void)
 {

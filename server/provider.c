@@ -15,13 +15,11 @@ static apr_status_t provider_cleanup(void *unused)
     return APR_SUCCESS;
 }
 
-
 static const char *provider_key(apr_pool_t *p, const char *group,
                                 const char *version)
 {
     return apr_pstrcat(p, group, "/", version, NULL);
 }
-
 
 RL_DECLARE(apr_status_t)
 rl_register_provider(apr_pool_t *p, const char *group, const char *name,
@@ -45,7 +43,6 @@ rl_register_provider(apr_pool_t *p, const char *group, const char *name,
     return APR_SUCCESS;
 }
 
-
 RL_DECLARE(void *)
 rl_lookup_provider(const char *group, const char *name, const char *version)
 {
@@ -59,7 +56,6 @@ rl_lookup_provider(const char *group, const char *name, const char *version)
     names = apr_hash_get(provider_table, key, APR_HASH_KEY_STRING);
     return names ? apr_hash_get(names, name, APR_HASH_KEY_STRING) : NULL;
 }
-
 
 RL_DECLARE(apr_array_header_t *)
 rl_list_provider_names(apr_pool_t *p, const char *group, const char *version)

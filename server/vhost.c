@@ -11,8 +11,7 @@
 
 #include <apr_fnmatch.h>
 
-static int addr_match(const rl_server_addr_t *a, const rl_conn_t *c,
-                      int exact)
+static int addr_match(const rl_server_addr_t *a, const rl_conn_t *c, int exact)
 {
     if (a->port != 0 && a->port != c->local_port) {
         return 0;
@@ -22,7 +21,6 @@ static int addr_match(const rl_server_addr_t *a, const rl_conn_t *c,
     }
     return strcmp(a->host, "*") == 0;
 }
-
 
 static int vhost_on_addr(const rl_server_t *v, const rl_conn_t *c, int exact)
 {
@@ -36,7 +34,6 @@ static int vhost_on_addr(const rl_server_t *v, const rl_conn_t *c, int exact)
     }
     return 0;
 }
-
 
 static int name_match(const rl_server_t *v, const char *host)
 {
@@ -54,14 +51,13 @@ static int name_match(const rl_server_t *v, const char *host)
     return 0;
 }
 
-
 rl_server_t *rl_vhost_for_request(rl_conn_t *c, const char *host)
 {
-    rl_server_t *main = rl_proc.main_server, *v, *first;
+    rl_server_t *main = rl_proc.main_server, *v;
     int exact;
 
     for (exact = 1; exact >= 0; exact--) {
-        first = NULL;
+        rl_server_t *first = NULL;
         for (v = main->next; v != NULL; v = v->next) {
             if (!vhost_on_addr(v, c, exact)) {
                 continue;
@@ -80,12 +76,10 @@ rl_server_t *rl_vhost_for_request(rl_conn_t *c, const char *host)
     return main;
 }
 
-
 rl_server_t *rl_vhost_for_listener(rl_listener_t *l)
 {
     return l->default_server ? l->default_server : rl_proc.main_server;
 }
-
 
 static const char *addr_text(apr_pool_t *p, const rl_server_addr_t *a)
 {
@@ -97,7 +91,6 @@ static const char *addr_text(apr_pool_t *p, const rl_server_addr_t *a)
     }
     return apr_psprintf(p, "%s:%u", a->host, a->port);
 }
-
 
 /* relaisd -S: the vhosts grouped by address, httpd's layout. */
 void rl_vhost_dump(rl_server_t *main)
@@ -139,8 +132,8 @@ void rl_vhost_dump(rl_server_t *main)
                 continue;
             }
             if (first) {
-                printf("         default server %s (%s:%u)\n",
-                       v->server_name, v->defn_file, v->defn_line);
+                printf("         default server %s (%s:%u)\n", v->server_name,
+                       v->defn_file, v->defn_line);
                 first = 0;
             }
             printf("         port %s namevhost %s (%s:%u)\n",
@@ -154,12 +147,11 @@ void rl_vhost_dump(rl_server_t *main)
     }
     printf("ServerRoot: \"%s\"\n", rl_proc.server_root);
     printf("Main ErrorLog: \"%s\"\n",
-           main->error_fname
-               ? rl_server_root_relative(p, main->error_fname)
-               : rl_server_root_relative(p, "logs/error_log"));
-    printf("PidFile: \"%s\"\n", rl_server_root_relative(
-                                    p, rl_proc.pid_file ? rl_proc.pid_file
-                                                        : "logs/relaisd.pid"));
+           main->error_fname ? rl_server_root_relative(p, main->error_fname)
+                             : rl_server_root_relative(p, "logs/error_log"));
+    printf("PidFile: \"%s\"\n",
+           rl_server_root_relative(p, rl_proc.pid_file ? rl_proc.pid_file
+                                                       : "logs/relaisd.pid"));
     for (i = 0; i < rl_proc.defines->nelts; i++) {
         const char *d = APR_ARRAY_IDX(rl_proc.defines, i, const char *);
         const char *val = apr_table_get(rl_proc.define_vars, d);

@@ -56,13 +56,11 @@ typedef struct ev_loop_t {
 static volatile apr_uint32_t accepted_total;
 static volatile apr_uint32_t conns_open;
 
-
 static void ev_unlink(ev_loop_t *lp, ev_conn_t *ev)
 {
     if (ev->prev) {
         ev->prev->next = ev->next;
-    }
-    else {
+    } else {
         lp->conns = ev->next;
     }
     if (ev->next) {
@@ -71,7 +69,6 @@ static void ev_unlink(ev_loop_t *lp, ev_conn_t *ev)
     lp->nconns--;
     apr_atomic_dec32(&conns_open);
 }
-
 
 /* Applies what the engine said: keep waiting, or close. */
 static void ev_settle(ev_loop_t *lp, ev_conn_t *ev, int want,
@@ -85,7 +82,6 @@ static void ev_settle(ev_loop_t *lp, ev_conn_t *ev, int want,
     ev->want = want;
     ev->deadline = deadline;
 }
-
 
 static void ev_accept(ev_loop_t *lp, rl_listener_t *l)
 {
@@ -131,7 +127,6 @@ static void ev_accept(ev_loop_t *lp, rl_listener_t *l)
     }
 }
 
-
 static void ev_listen(ev_loop_t *lp, int on)
 {
     int i;
@@ -140,12 +135,11 @@ static void ev_listen(ev_loop_t *lp, int on)
         struct epoll_event e;
         e.events = EPOLLIN | EPOLLEXCLUSIVE;
         e.data.ptr = &lp->ls[i];
-        epoll_ctl(lp->epfd, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL,
-                  lp->ls[i].l->fd, &e);
+        epoll_ctl(lp->epfd, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, lp->ls[i].l->fd,
+                  &e);
     }
     lp->listening = on;
 }
-
 
 static void ev_timers(ev_loop_t *lp, apr_time_t now)
 {
@@ -160,7 +154,6 @@ static void ev_timers(ev_loop_t *lp, apr_time_t now)
     }
 }
 
-
 /* Graceful stop: stop accepting, end idle connections, let the others
  * finish with "Connection: close". */
 static void ev_begin_stop(ev_loop_t *lp)
@@ -174,7 +167,6 @@ static void ev_begin_stop(ev_loop_t *lp)
         ev_settle(lp, ev, rl_conn_shutdown(ev->c, &deadline), deadline);
     }
 }
-
 
 static void *ev_thread(void *arg)
 {
@@ -209,8 +201,7 @@ static void *ev_thread(void *arg)
                 if (!stopping) {
                     ev_accept(lp, ((ev_listener_t *)events[i].data.ptr)->l);
                 }
-            }
-            else {
+            } else {
                 ev_conn_t *ev = events[i].data.ptr;
                 uint32_t e = events[i].events;
                 int ready = (e & (EPOLLERR | EPOLLHUP)) ||
@@ -235,7 +226,6 @@ static void *ev_thread(void *arg)
     }
     return NULL;
 }
-
 
 static void event_child_main(apr_pool_t *pchild, int slot)
 {
@@ -286,7 +276,6 @@ static void event_child_main(apr_pool_t *pchild, int slot)
     }
 }
 
-
 static int event_run(apr_pool_t *pconf, apr_pool_t *plog, rl_server_t *s)
 {
     static const rl_mpm_spec_t spec = {"event", 1, 0, event_child_main};
@@ -314,13 +303,11 @@ static int event_run(apr_pool_t *pconf, apr_pool_t *plog, rl_server_t *s)
     return rl_mpm_supervise(&spec, pconf, s);
 }
 
-
 static void event_register_hooks(apr_pool_t *p)
 {
     (void)p;
     rl_hook_mpm(event_run, NULL, NULL, RL_HOOK_MIDDLE);
 }
-
 
 RL_DECLARE_MODULE(mpm_event) = {
     RL_MODULE_STUFF("mpm_event", "0.1.0", RL_MODULE_MPM),

@@ -61,7 +61,6 @@ static void prefork_child_main(apr_pool_t *pchild, int slot)
     apr_allocator_destroy(alloc);
 }
 
-
 static int prefork_run(apr_pool_t *pconf, apr_pool_t *plog, rl_server_t *s)
 {
     static const rl_mpm_spec_t spec = {"prefork", 0, 1, prefork_child_main};
@@ -96,13 +95,11 @@ static int prefork_run(apr_pool_t *pconf, apr_pool_t *plog, rl_server_t *s)
     return rl_mpm_supervise(&spec, pconf, s);
 }
 
-
 static void prefork_register_hooks(apr_pool_t *p)
 {
     (void)p;
     rl_hook_mpm(prefork_run, NULL, NULL, RL_HOOK_MIDDLE);
 }
-
 
 RL_DECLARE_MODULE(mpm_prefork) = {
     RL_MODULE_STUFF("mpm_prefork", "0.1.0", RL_MODULE_MPM),

@@ -24,7 +24,6 @@ typedef struct worker_ctx_t {
     pthread_t tid;
 } worker_ctx_t;
 
-
 /* Waits on every listener and accepts one connection, or returns -1 when
  * the child is stopping. */
 static int worker_accept(struct pollfd *pfds, rl_listener_t **ls, int n,
@@ -48,7 +47,6 @@ static int worker_accept(struct pollfd *pfds, rl_listener_t **ls, int n,
     }
     return -1;
 }
-
 
 static void *worker_thread(void *arg)
 {
@@ -82,7 +80,6 @@ static void *worker_thread(void *arg)
     return NULL;
 }
 
-
 static void worker_child_main(apr_pool_t *pchild, int slot)
 {
     rl_mpm_settings_t *m = rl_mpm_settings();
@@ -113,7 +110,6 @@ static void worker_child_main(apr_pool_t *pchild, int slot)
     }
 }
 
-
 static int worker_run(apr_pool_t *pconf, apr_pool_t *plog, rl_server_t *s)
 {
     static const rl_mpm_spec_t spec = {"worker", 1, 0, worker_child_main};
@@ -141,13 +137,11 @@ static int worker_run(apr_pool_t *pconf, apr_pool_t *plog, rl_server_t *s)
     return rl_mpm_supervise(&spec, pconf, s);
 }
 
-
 static void worker_register_hooks(apr_pool_t *p)
 {
     (void)p;
     rl_hook_mpm(worker_run, NULL, NULL, RL_HOOK_MIDDLE);
 }
-
 
 RL_DECLARE_MODULE(mpm_worker) = {
     RL_MODULE_STUFF("mpm_worker", "0.1.0", RL_MODULE_MPM),
