@@ -95,7 +95,9 @@ static void hb_add(head_buf_t *hb, const char *s, apr_size_t n)
     if (hb->len + n > hb->cap) {
         apr_size_t cap = (hb->cap + n) * 2;
         char *nb = apr_palloc(hb->p, cap);
-        memcpy(nb, hb->buf, hb->len);
+        if (hb->len > 0) {
+            memcpy(nb, hb->buf, hb->len);
+        }
         hb->buf = nb;
         hb->cap = cap;
     }
@@ -135,7 +137,7 @@ void rl_response_send_head(rl_request_t *r)
 {
     req_state_t *rs = REQ_STATE(r);
     conn_state_t *cs = CONN_STATE(r->connection);
-    head_buf_t hb = {0};
+    head_buf_t hb = {NULL, 0, 0, NULL};
     const char *reason = rl_http_reason(r->status);
     char line[64];
     int ka;
@@ -145,6 +147,8 @@ void rl_response_send_head(rl_request_t *r)
     }
     rs->head_sent = 1;
     hb.p = r->pool;
+    hb.cap = 512;
+    hb.buf = apr_palloc(r->pool, hb.cap);
     rs->no_body = r->header_only || r->status == 204 || r->status == 304 ||
                   r->status < 200;
     if (r->clength < 0 && rs->finished) {

@@ -252,7 +252,7 @@ int main(int argc, const char *const *argv)
     const char *optarg, *action = NULL;
     apr_pool_t *pglobal, *pconf, *ptemp;
     enum dump_mode dump = DUMP_NONE;
-    int c;
+    char c;
 
     apr_app_initialize(&argc, &argv, NULL);
     atexit(apr_terminate);
@@ -266,7 +266,7 @@ int main(int argc, const char *const *argv)
     umask(022);
 
     apr_getopt_init(&opt, pglobal, argc, argv);
-    while (apr_getopt(opt, "f:d:D:k:tvVMSh", (char *)&c, &optarg) ==
+    while (apr_getopt(opt, "f:d:D:k:tvVMSh", &c, &optarg) ==
            APR_SUCCESS) {
         switch (c) {
         case 'f':

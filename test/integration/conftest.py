@@ -111,11 +111,23 @@ class Relais:
         return [int(x) for x in out.split()]
 
 
+def sanitizer_reports(text):
+    """AddressSanitizer/UBSan/LeakSanitizer reports found in a process's
+    output (the suite runs under sanitizers in CI)."""
+    marks = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+             "runtime error:")
+    return [line for line in text.splitlines()
+            if any(m in line for m in marks)]
+
+
 @pytest.fixture
 def relais(tmp_path):
     r = Relais(tmp_path)
     yield r
     r.stop()
+    reports = sanitizer_reports(r.read("stderr.txt"))
+    assert not reports, "sanitizer reports from relaisd:\n" + r.read(
+        "stderr.txt")[-4000:]
 
 
 def raw_request(port, data, timeout=5.0, read_all=True):
