@@ -282,6 +282,18 @@ typedef int (*rl_resume_fn)(rl_request_t *r);
 RL_DECLARE(void) rl_request_suspend(rl_request_t *r, rl_resume_fn fn);
 
 /**
+ * Waits `delay`, then continues with `fn` (a backend that answers late, a
+ * tarpit, a retry back-off).  Under the event MPM nothing blocks: the
+ * request is suspended and `fn` runs from the loop when the time is up.
+ * Under prefork/worker the thread sleeps and `fn` runs at once after.
+ * Use as `return rl_request_sleep(r, delay, fn);`.
+ * @return RL_SUSPENDED, or whatever fn returned
+ * @since API 20261127.0
+ */
+RL_DECLARE(int)
+rl_request_sleep(rl_request_t *r, apr_interval_time_t delay, rl_resume_fn fn);
+
+/**
  * Runs the per-location lookup again for r->uri (after a module changed
  * it) and stores the merged blocks in r->per_dir_config.
  */

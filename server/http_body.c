@@ -145,3 +145,18 @@ RL_DECLARE(void) rl_request_suspend(rl_request_t *r, rl_resume_fn fn)
 {
     REQ_STATE(r)->resume = fn;
 }
+
+RL_DECLARE(int)
+rl_request_sleep(rl_request_t *r, apr_interval_time_t delay, rl_resume_fn fn)
+{
+    conn_state_t *cs = CONN_STATE(r->connection);
+
+    if (cs->blocking) {
+        apr_sleep(delay);
+        return fn(r);
+    }
+    REQ_STATE(r)->resume = fn;
+    REQ_STATE(r)->wake_at = apr_time_now() + delay;
+    cs->wait = WAIT_TIMER;
+    return RL_SUSPENDED;
+}

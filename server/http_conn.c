@@ -337,6 +337,9 @@ static apr_time_t conn_deadline(rl_conn_t *c)
         if (cs->wait == WAIT_BODY) {
             return rl_conn_body_deadline(cs->r);
         }
+        if (cs->wait == WAIT_TIMER) {
+            return REQ_STATE(cs->r)->wake_at;
+        }
         return cs->last_io + s->timeout;
     case PH_FLUSH:
         return cs->last_io + s->timeout;
@@ -683,6 +686,13 @@ static int step_handler(rl_conn_t *c, int timed_out)
     rl_resume_fn fn;
     apr_status_t rv;
 
+    if (cs->wait == WAIT_TIMER) {
+        if (!timed_out && apr_time_now() < rs->wake_at) {
+            return RL_WANT_READ; /* woken by the socket: keep sleeping */
+        }
+        timed_out = 0;
+        cs->wait = WAIT_NONE;
+    }
     if (timed_out) {
         rl_log_rerror(RL_LOG_INFO, 0, r, "%s",
                       cs->wait == WAIT_BODY

@@ -274,7 +274,7 @@ static const rl_directive_t echo_directives[] = {
     {"EchoStatus", set_status, NULL, ECHO_CTX, 1, 1, RL_DIR_UNIQUE,
      "EchoStatus code -- response status, 200..599 (default 200)"},
     {"EchoDelay", set_delay, NULL, ECHO_CTX, 1, 1, RL_DIR_UNIQUE,
-     "EchoDelay duration -- wait before answering (blocks the thread)"},
+     "EchoDelay duration -- wait before answering (never blocks a loop)"},
     {"EchoResponseSize", set_size, NULL, ECHO_CTX, 1, 1, RL_DIR_UNIQUE,
      "EchoResponseSize bytes|Off -- answer with N pattern bytes, not JSON"},
     {"EchoName", rl_set_string_slot, (void *)offsetof(echo_dir_conf, name),
@@ -685,25 +685,32 @@ static int echo_send_json(rl_request_t *r, const echo_state_t *st)
     return RL_OK;
 }
 
+static int echo_answer(rl_request_t *r);
+
 /** The body is read: wait if asked to, then answer. */
 static int echo_respond(rl_request_t *r, echo_state_t *st)
 {
-    const echo_dir_conf *conf = st->conf;
-    int i;
-
     if (st->delay > 0) {
         /*
-         * There is no timer API for modules (yet), so EchoDelay simply
-         * sleeps.  That blocks this thread: fine under prefork and worker
-         * (one connection per process/thread), but under the event MPM it
-         * stalls every connection of this event loop.  It is a testing aid
-         * (slow backends, timeouts); keep it out of event-MPM benchmarks.
+         * rl_request_sleep() never blocks an event loop: under the event
+         * MPM it suspends the request and the core calls echo_answer()
+         * when the time is up; under prefork/worker the thread sleeps and
+         * echo_answer() runs at once.
          */
         rl_log_rerror(RL_LOG_DEBUG, 0, r,
                       "delaying the answer by %" APR_TIME_T_FMT " ms",
                       (apr_time_t)apr_time_as_msec(st->delay));
-        apr_sleep(st->delay);
+        return rl_request_sleep(r, st->delay, echo_answer);
     }
+    return echo_answer(r);
+}
+
+/** Sends the answer: status, EchoHeader fields, then JSON or pattern. */
+static int echo_answer(rl_request_t *r)
+{
+    echo_state_t *st = rl_get_module_config(r->request_config, &echo_module);
+    const echo_dir_conf *conf = st->conf;
+    int i;
 
     /*
      * The status goes in r->status; the handler still returns RL_OK,

@@ -50,6 +50,7 @@ typedef struct ev_loop_t {
     ev_conn_t *conns;
     ev_listener_t *ls;
     int nls;
+    apr_time_t next_tick; /* when ev_timers must look next */
     pthread_t tid;
 } ev_loop_t;
 
@@ -81,6 +82,19 @@ static void ev_settle(ev_loop_t *lp, ev_conn_t *ev, int want,
     }
     ev->want = want;
     ev->deadline = deadline;
+    if (deadline < lp->next_tick) {
+        lp->next_tick = deadline; /* a short timer (rl_request_sleep) */
+    }
+}
+
+/* Runs the connection engine and parks the connection for what it waits
+ * for next.  (Two statements on purpose: the engine fills `deadline`.) */
+static void ev_drive(ev_loop_t *lp, ev_conn_t *ev, int timed_out)
+{
+    apr_time_t deadline = 0;
+    int want = rl_conn_run(ev->c, timed_out, &deadline);
+
+    ev_settle(lp, ev, want, deadline);
 }
 
 static void ev_accept(ev_loop_t *lp, rl_listener_t *l)
@@ -91,7 +105,6 @@ static void ev_accept(ev_loop_t *lp, rl_listener_t *l)
         struct epoll_event e;
         ev_conn_t *ev;
         rl_conn_t *c;
-        apr_time_t deadline = 0;
         int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
         if (fd < 0) {
@@ -122,8 +135,8 @@ static void ev_accept(ev_loop_t *lp, rl_listener_t *l)
             ev_settle(lp, ev, RL_WANT_CLOSE, 0);
             continue;
         }
-        ev_settle(lp, ev, rl_conn_run(c, 0, &deadline), deadline);
         apr_atomic_inc32(&accepted_total);
+        ev_drive(lp, ev, 0);
     }
 }
 
@@ -141,15 +154,19 @@ static void ev_listen(ev_loop_t *lp, int on)
     lp->listening = on;
 }
 
+/* Runs the connections whose deadline passed; sets when to look next
+ * (at most EV_TICK_MS away, sooner for a nearer deadline). */
 static void ev_timers(ev_loop_t *lp, apr_time_t now)
 {
     ev_conn_t *ev = lp->conns, *next;
 
+    lp->next_tick = now + apr_time_from_msec(EV_TICK_MS);
     for (; ev != NULL; ev = next) {
         next = ev->next;
         if (ev->deadline <= now) {
-            apr_time_t deadline = 0;
-            ev_settle(lp, ev, rl_conn_run(ev->c, 1, &deadline), deadline);
+            ev_drive(lp, ev, 1);
+        } else if (ev->deadline < lp->next_tick) {
+            lp->next_tick = ev->deadline;
         }
     }
 }
@@ -163,8 +180,11 @@ static void ev_begin_stop(ev_loop_t *lp)
     ev_listen(lp, 0);
     for (ev = lp->conns; ev != NULL; ev = next) {
         apr_time_t deadline = 0;
+        int want;
+
         next = ev->next;
-        ev_settle(lp, ev, rl_conn_shutdown(ev->c, &deadline), deadline);
+        want = rl_conn_shutdown(ev->c, &deadline);
+        ev_settle(lp, ev, want, deadline);
     }
 }
 
@@ -172,7 +192,6 @@ static void *ev_thread(void *arg)
 {
     ev_loop_t *lp = arg;
     struct epoll_event events[EV_BATCH];
-    apr_time_t next_tick = 0;
     int stopping = 0;
     sigset_t set;
 
@@ -182,7 +201,7 @@ static void *ev_thread(void *arg)
     ev_listen(lp, 1);
     for (;;) {
         apr_time_t now;
-        int n, i;
+        int n, i, wait_ms;
 
         if (rl_mpm_stopping_now()) {
             break;
@@ -194,7 +213,13 @@ static void *ev_thread(void *arg)
         if (stopping && lp->nconns == 0) {
             break;
         }
-        n = epoll_wait(lp->epfd, events, EV_BATCH, EV_TICK_MS);
+        now = apr_time_now();
+        wait_ms =
+            lp->next_tick > now ? (int)((lp->next_tick - now + 999) / 1000) : 0;
+        if (wait_ms > EV_TICK_MS) {
+            wait_ms = EV_TICK_MS;
+        }
+        n = epoll_wait(lp->epfd, events, EV_BATCH, wait_ms);
         for (i = 0; i < n; i++) {
             enum ev_kind kind = *(enum ev_kind *)events[i].data.ptr;
             if (kind == EV_LISTENER) {
@@ -209,16 +234,13 @@ static void *ev_thread(void *arg)
                              (e & (EPOLLIN | EPOLLRDHUP))) ||
                             (ev->want == RL_WANT_WRITE && (e & EPOLLOUT));
                 if (ready) {
-                    apr_time_t deadline = 0;
-                    ev_settle(lp, ev, rl_conn_run(ev->c, 0, &deadline),
-                              deadline);
+                    ev_drive(lp, ev, 0);
                 }
             }
         }
         now = apr_time_now();
-        if (now >= next_tick) {
+        if (now >= lp->next_tick) {
             ev_timers(lp, now);
-            next_tick = now + apr_time_from_msec(EV_TICK_MS);
         }
     }
     while (lp->conns != NULL) {
