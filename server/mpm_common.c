@@ -240,21 +240,30 @@ static int free_slot(void)
 static int spawn(const rl_mpm_spec_t *spec, apr_pool_t *pconf, rl_server_t *s)
 {
     int slot = free_slot();
+    sigset_t all, old;
     pid_t pid;
 
     if (slot < 0) {
         return -1;
     }
+    /* No signal may reach the child before it installs its own handlers
+     * (it would run the parent's and be lost). */
+    sigfillset(&all);
+    sigprocmask(SIG_BLOCK, &all, &old);
     pid = fork();
     if (pid < 0) {
+        sigprocmask(SIG_SETMASK, &old, NULL);
         rl_log_error(RL_LOG_ALERT, APR_FROM_OS_ERROR(errno), s,
                      "cannot fork a child process");
         return -1;
     }
     if (pid == 0) {
         scoreboard[slot].pid = getpid();
+        rl_mpm_child_signals();
+        sigprocmask(SIG_SETMASK, &old, NULL);
         child_run(spec, pconf, s, slot);
     }
+    sigprocmask(SIG_SETMASK, &old, NULL);
     scoreboard[slot].pid = pid;
     scoreboard[slot].generation = rl_proc.generation;
     scoreboard[slot].busy = 0;
@@ -407,15 +416,15 @@ rl_mpm_supervise(const rl_mpm_spec_t *spec, apr_pool_t *pconf, rl_server_t *s)
     if (m->server_limit > SB_SLOTS / 2) {
         m->server_limit = SB_SLOTS / 2;
     }
+    rl_log_error(RL_LOG_NOTICE, 0, s,
+                 "Relais/%s (%s MPM) configured -- resuming normal operations",
+                 rl_version(), spec->name);
     for (i = count_children(1, &idle); i < m->start_servers; i++) {
         spawn(spec, pconf, s);
     }
     /* After a graceful restart the previous generation is still serving:
      * now that its successors accept connections, let it finish. */
     signal_children(SIGUSR1, 1);
-    rl_log_error(RL_LOG_NOTICE, 0, s,
-                 "Relais/%s (%s MPM) configured -- resuming normal operations",
-                 rl_version(), spec->name);
     for (;;) {
         int died;
 
