@@ -426,9 +426,16 @@ int rl_config_process(apr_pool_t *pconf, apr_pool_t *ptemp,
     return rl_config_walk(&cmd, tree, RL_CTX_MAIN, NULL, s->lookup_defaults);
 }
 
+/* A vector with one slot per loaded module: for vectors made once every
+ * module is loaded (merges, connections, requests). */
+void **rl_config_module_vector(apr_pool_t *p)
+{
+    return apr_pcalloc(p, sizeof(void *) * (apr_size_t)rl_module_count());
+}
+
 void **rl_config_merge_dir_vectors(apr_pool_t *p, void **base, void **add)
 {
-    void **out = rl_config_server_vector(p);
+    void **out = rl_config_module_vector(p);
     int i;
 
     for (i = 0; i < rl_module_count(); i++) {

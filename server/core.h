@@ -109,6 +109,7 @@ void rl_config_finish(apr_pool_t *pconf);
 void rl_config_error(const rl_config_node_t *n, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void **rl_config_server_vector(apr_pool_t *p);
+void **rl_config_module_vector(apr_pool_t *p);
 void *rl_config_dir_block(apr_pool_t *p, void **vec, rl_module_t *m,
                           const char *path);
 void **rl_config_merge_dir_vectors(apr_pool_t *p, void **base, void **add);

@@ -90,7 +90,7 @@ rl_conn_open(int fd, rl_listener_t *l, apr_allocator_t *alloc)
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     c->id = (long)apr_atomic_inc32(&conn_ids);
     c->base_server = rl_vhost_for_listener(l);
-    c->conn_config = rl_config_server_vector(p);
+    c->conn_config = rl_config_module_vector(p);
     cs->opened = cs->last_io = apr_time_now();
     cs->alloc = alloc;
     rc = rl_run_pre_connection(c);
@@ -376,7 +376,7 @@ static rl_request_t *new_request(rl_conn_t *c)
     r->err_headers_out = apr_table_make(p, 4);
     r->subprocess_env = apr_table_make(p, 4);
     r->notes = apr_table_make(p, 4);
-    r->request_config = rl_config_server_vector(p);
+    r->request_config = rl_config_module_vector(p);
     r->per_dir_config = r->server->lookup_defaults;
     CONN_STATE(c)->r = r;
     return r;
@@ -568,6 +568,38 @@ static void discard_body(rl_request_t *r)
     }
 }
 
+/*
+ * A handler returned RL_SUSPENDED: park the connection until what it
+ * waits for happens.  The waits are armed already (rl_read_body got
+ * EAGAIN, or the output is congested), so this returns a want instead of
+ * resuming at once, which would spin.
+ */
+static int suspend_handler(rl_conn_t *c)
+{
+    conn_state_t *cs = CONN_STATE(c);
+    apr_status_t rv;
+
+    cs->phase = PH_HANDLER;
+    if (cs->wait == WAIT_NONE) {
+        cs->wait = WAIT_DRAIN;
+    }
+    rv = rl_conn_flush(c);
+    if (rv != APR_SUCCESS && rv != APR_EAGAIN) {
+        return STEP_CONTINUE; /* step_handler() sees the client gone */
+    }
+    if (rv == APR_EAGAIN && (cs->wait != WAIT_DRAIN ||
+                             cs->out_end - cs->out_start >= OUT_LOW_WATER)) {
+        return RL_WANT_WRITE;
+    }
+    switch (cs->wait) {
+    case WAIT_BODY:
+    case WAIT_TIMER:
+        return RL_WANT_READ;
+    default:
+        return STEP_CONTINUE; /* drained already: resume now */
+    }
+}
+
 static int after_handler(rl_conn_t *c, rl_request_t *r, int rc)
 {
     conn_state_t *cs = CONN_STATE(c);
@@ -580,11 +612,7 @@ static int after_handler(rl_conn_t *c, rl_request_t *r, int rc)
                           r->handler ? r->handler : "(none)");
             rc = 500;
         } else {
-            cs->phase = PH_HANDLER;
-            if (cs->wait == WAIT_NONE) {
-                cs->wait = WAIT_DRAIN;
-            }
-            return STEP_CONTINUE;
+            return suspend_handler(c);
         }
     }
     if (rc > 0 && rc != 200) {
@@ -667,7 +695,13 @@ static int step_read_head(rl_conn_t *c, int timed_out)
                 return RL_WANT_CLOSE;
             }
             if (cs->in_start == cs->in_end) {
-                free_in(cs); /* idle: give the buffer back */
+                /* idle: an idle connection keeps no buffers */
+                free_in(cs);
+                if (cs->out_start == cs->out_end) {
+                    free(cs->out);
+                    cs->out = NULL;
+                    cs->out_cap = cs->out_start = cs->out_end = 0;
+                }
             }
             return RL_WANT_READ;
         }
