@@ -294,6 +294,24 @@ RL_DECLARE(int)
 rl_request_sleep(rl_request_t *r, apr_interval_time_t delay, rl_resume_fn fn);
 
 /**
+ * Waits until `fd` (a socket the handler owns, e.g. to a backend) is
+ * ready for `events` (RL_WANT_READ or RL_WANT_WRITE from rl_mpm.h) or
+ * until `deadline`, then continues with `fn`.  The handler returns what
+ * this returns (RL_SUSPENDED).  In `fn`, rl_request_timed_out() says
+ * whether the deadline passed.  `fn` may also run early (a spurious
+ * wake-up): it must retry its non-blocking I/O and watch again on EAGAIN.
+ * Works under every MPM: the event MPM parks the request in its loop,
+ * prefork and worker wait with poll().
+ * @since API 20261127.0
+ */
+RL_DECLARE(int)
+rl_request_watch(rl_request_t *r, int fd, int events, apr_time_t deadline,
+                 rl_resume_fn fn);
+
+/** In a resume function: true when the watch or sleep deadline passed. */
+RL_DECLARE(int) rl_request_timed_out(const rl_request_t *r);
+
+/**
  * Runs the per-location lookup again for r->uri (after a module changed
  * it) and stores the merged blocks in r->per_dir_config.
  */

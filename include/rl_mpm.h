@@ -55,7 +55,18 @@ RL_DECLARE(rl_listener_t *) rl_listeners(void);
 #define RL_WANT_CLOSE 0 /**< done: call rl_conn_close() */
 #define RL_WANT_READ 1  /**< wait until readable */
 #define RL_WANT_WRITE 2 /**< wait until writable */
+/** wait for the descriptor a suspended handler watches (a backend
+ *  socket): see rl_conn_watched() */
+#define RL_WANT_OTHER 3
 /**@}*/
+
+/**
+ * For RL_WANT_OTHER: the descriptor the connection's suspended handler
+ * waits on and for what (RL_WANT_READ or RL_WANT_WRITE).  The MPM waits
+ * for it (and may also wake the connection for its client socket: a
+ * handler tolerates spurious resumes).
+ */
+RL_DECLARE(void) rl_conn_watched(const rl_conn_t *c, int *fd, int *events);
 
 /**
  * Wraps an accepted descriptor in a connection (own pool from `alloc`)

@@ -147,6 +147,25 @@ RL_DECLARE(void) rl_request_suspend(rl_request_t *r, rl_resume_fn fn)
 }
 
 RL_DECLARE(int)
+rl_request_watch(rl_request_t *r, int fd, int events, apr_time_t deadline,
+                 rl_resume_fn fn)
+{
+    req_state_t *rs = REQ_STATE(r);
+
+    rs->resume = fn;
+    rs->wake_at = deadline;
+    rs->watch_fd = fd;
+    rs->watch_events = events;
+    CONN_STATE(r->connection)->wait = WAIT_FD;
+    return RL_SUSPENDED;
+}
+
+RL_DECLARE(int) rl_request_timed_out(const rl_request_t *r)
+{
+    return REQ_STATE(r)->timed_out;
+}
+
+RL_DECLARE(int)
 rl_request_sleep(rl_request_t *r, apr_interval_time_t delay, rl_resume_fn fn)
 {
     conn_state_t *cs = CONN_STATE(r->connection);

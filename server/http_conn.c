@@ -237,11 +237,27 @@ apr_status_t rl_conn_flush(rl_conn_t *c)
     return APR_SUCCESS;
 }
 
+RL_DECLARE(void) rl_conn_watched(const rl_conn_t *c, int *fd, int *events)
+{
+    const conn_state_t *cs = CONN_STATE(c);
+
+    if (cs->r != NULL && cs->wait == WAIT_FD) {
+        *fd = REQ_STATE(cs->r)->watch_fd;
+        *events = REQ_STATE(cs->r)->watch_events;
+    } else {
+        *fd = -1;
+        *events = 0;
+    }
+}
+
 apr_status_t rl_conn_wait_io(rl_conn_t *c, int events, apr_time_t deadline)
 {
     struct pollfd pfd;
 
     pfd.fd = c->fd;
+    if (events == RL_WANT_OTHER) {
+        rl_conn_watched(c, &pfd.fd, &events);
+    }
     pfd.events = events == RL_WANT_WRITE ? POLLOUT : POLLIN;
     for (;;) {
         apr_time_t now = apr_time_now();
@@ -337,7 +353,7 @@ static apr_time_t conn_deadline(rl_conn_t *c)
         if (cs->wait == WAIT_BODY) {
             return rl_conn_body_deadline(cs->r);
         }
-        if (cs->wait == WAIT_TIMER) {
+        if (cs->wait == WAIT_TIMER || cs->wait == WAIT_FD) {
             return REQ_STATE(cs->r)->wake_at;
         }
         return cs->last_io + s->timeout;
@@ -595,6 +611,8 @@ static int suspend_handler(rl_conn_t *c)
     case WAIT_BODY:
     case WAIT_TIMER:
         return RL_WANT_READ;
+    case WAIT_FD:
+        return RL_WANT_OTHER;
     default:
         return STEP_CONTINUE; /* drained already: resume now */
     }
@@ -720,10 +738,15 @@ static int step_handler(rl_conn_t *c, int timed_out)
     rl_resume_fn fn;
     apr_status_t rv;
 
-    if (cs->wait == WAIT_TIMER) {
-        if (!timed_out && apr_time_now() < rs->wake_at) {
+    rs->timed_out = 0;
+    if (cs->wait == WAIT_TIMER || cs->wait == WAIT_FD) {
+        int expired = timed_out || apr_time_now() >= rs->wake_at;
+        if (cs->wait == WAIT_TIMER && !expired) {
             return RL_WANT_READ; /* woken by the socket: keep sleeping */
         }
+        /* a watch resumes on readiness or expiry; the handler tells
+         * which with rl_request_timed_out() */
+        rs->timed_out = expired;
         timed_out = 0;
         cs->wait = WAIT_NONE;
     }

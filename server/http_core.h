@@ -17,7 +17,7 @@ enum conn_phase {
 };
 
 /* What a suspended handler waits for. */
-enum conn_wait { WAIT_NONE = 0, WAIT_BODY, WAIT_DRAIN, WAIT_TIMER };
+enum conn_wait { WAIT_NONE = 0, WAIT_BODY, WAIT_DRAIN, WAIT_TIMER, WAIT_FD };
 
 /* Output is buffered up to this much before a handler is told to pause
  * (event) or the write waits (blocking MPMs). */
@@ -62,7 +62,10 @@ typedef struct req_state_t {
     apr_off_t body_limit;       /* LimitRequestBody, 0 = none */
     apr_time_t body_started;
     rl_resume_fn resume; /* suspended handler's continuation */
-    apr_time_t wake_at;  /* WAIT_TIMER: when to resume */
+    apr_time_t wake_at;  /* WAIT_TIMER, WAIT_FD: when to resume */
+    int watch_fd;        /* WAIT_FD: the descriptor and */
+    int watch_events;    /* what for (RL_WANT_READ or RL_WANT_WRITE) */
+    int timed_out;       /* the resume comes from the deadline */
     int status_logged;
 } req_state_t;
 

@@ -26,20 +26,30 @@ RL_LOG_USE_MODULE(mpm_event);
 #define EV_ACCEPT_BATCH 64
 #define EV_TICK_MS 250
 
-enum ev_kind { EV_LISTENER = 1, EV_CONN };
+enum ev_kind { EV_LISTENER = 1, EV_CONN, EV_WATCH };
 
 typedef struct ev_listener_t {
     enum ev_kind kind;
     rl_listener_t *l;
 } ev_listener_t;
 
-typedef struct ev_conn_t {
+typedef struct ev_conn_t ev_conn_t;
+
+/* A descriptor a suspended handler waits on (a backend socket). */
+typedef struct ev_watch_t {
+    enum ev_kind kind;
+    ev_conn_t *owner;
+    int fd; /* registered in this loop's epoll, or -1 */
+} ev_watch_t;
+
+struct ev_conn_t {
     enum ev_kind kind;
     rl_conn_t *c;
     int want;
     apr_time_t deadline;
+    ev_watch_t watch;
     struct ev_conn_t *prev, *next;
-} ev_conn_t;
+};
 
 typedef struct ev_loop_t {
     int epfd;
@@ -71,6 +81,31 @@ static void ev_unlink(ev_loop_t *lp, ev_conn_t *ev)
     apr_atomic_dec32(&conns_open);
 }
 
+/* Arms a one-shot wait on the descriptor the handler watches.  One-shot:
+ * once it fires it stays registered but silent, so a backend connection
+ * parked in a pool (or taken by another connection) never wakes us. */
+static void ev_arm_watch(ev_loop_t *lp, ev_conn_t *ev)
+{
+    struct epoll_event e;
+    int fd, events;
+
+    rl_conn_watched(ev->c, &fd, &events);
+    if (fd < 0) {
+        return;
+    }
+    ev->watch.kind = EV_WATCH;
+    ev->watch.owner = ev;
+    ev->watch.fd = fd;
+    e.events = (events == RL_WANT_WRITE ? EPOLLOUT : EPOLLIN | EPOLLRDHUP) |
+               EPOLLONESHOT;
+    e.data.ptr = &ev->watch;
+    if (epoll_ctl(lp->epfd, EPOLL_CTL_MOD, fd, &e) != 0 &&
+        epoll_ctl(lp->epfd, EPOLL_CTL_ADD, fd, &e) != 0) {
+        rl_log_error(RL_LOG_ERR, APR_FROM_OS_ERROR(errno), NULL,
+                     "cannot watch descriptor %d", fd);
+    }
+}
+
 /* Applies what the engine said: keep waiting, or close. */
 static void ev_settle(ev_loop_t *lp, ev_conn_t *ev, int want,
                       apr_time_t deadline)
@@ -79,6 +114,9 @@ static void ev_settle(ev_loop_t *lp, ev_conn_t *ev, int want,
         ev_unlink(lp, ev);
         rl_conn_close(ev->c); /* closing the fd removes it from epoll */
         return;
+    }
+    if (want == RL_WANT_OTHER) {
+        ev_arm_watch(lp, ev);
     }
     ev->want = want;
     ev->deadline = deadline;
@@ -225,6 +263,11 @@ static void *ev_thread(void *arg)
             if (kind == EV_LISTENER) {
                 if (!stopping) {
                     ev_accept(lp, ((ev_listener_t *)events[i].data.ptr)->l);
+                }
+            } else if (kind == EV_WATCH) {
+                ev_conn_t *ev = ((ev_watch_t *)events[i].data.ptr)->owner;
+                if (ev->want == RL_WANT_OTHER) {
+                    ev_drive(lp, ev, 0);
                 }
             } else {
                 ev_conn_t *ev = events[i].data.ptr;
