@@ -14,6 +14,7 @@
 #include <apr_lib.h>
 
 #define MAX_INCLUDE_DEPTH 16
+#define MAX_EXPANDED_LINE (64 * 1024)
 
 /* One open file being read line by line. */
 typedef struct cfg_file_t {
@@ -28,22 +29,46 @@ typedef struct read_ctx_t {
     apr_pool_t *ptemp;
     int depth;
     int errors;
+    int fatal; /* an Include loop: stop reading everything */
 } read_ctx_t;
 
 static int read_file(read_ctx_t *ctx, const char *fname,
                      rl_config_node_t *parent, rl_config_node_t ***tail);
 
 /* Reads one logical line (continuations joined).  Returns 0 at EOF. */
-static int cfg_getline(cfg_file_t *f, apr_pool_t *p, char **out)
+/* Reads one physical line, however long (NUL-terminated, newline kept).
+ * Returns 0 at EOF. */
+static int read_physical(cfg_file_t *f, apr_pool_t *p, char **out)
 {
     char buf[8192];
+    char *acc = NULL;
+
+    for (;;) {
+        apr_size_t n;
+
+        if (apr_file_gets(buf, sizeof(buf), f->fp) != APR_SUCCESS) {
+            *out = acc;
+            return acc != NULL;
+        }
+        acc = acc ? apr_pstrcat(p, acc, buf, NULL) : apr_pstrdup(p, buf);
+        n = strlen(buf);
+        if (n > 0 && buf[n - 1] == '\n') {
+            *out = acc;
+            return 1;
+        }
+    }
+}
+
+static int cfg_getline(cfg_file_t *f, apr_pool_t *p, char **out)
+{
+    char *buf;
     char *acc = NULL;
 
     f->start = f->line + 1;
     for (;;) {
         apr_size_t n;
 
-        if (apr_file_gets(buf, sizeof(buf), f->fp) != APR_SUCCESS) {
+        if (!read_physical(f, p, &buf)) {
             if (acc != NULL) {
                 *out = acc;
                 return 1;
@@ -103,6 +128,10 @@ char *rl_config_expand_vars(apr_pool_t *p, const char *s, const char **err)
         }
         s = end + 1;
         dollar = strstr(s, "${");
+        if (strlen(out) + strlen(val) > MAX_EXPANDED_LINE) {
+            *err = "line longer than 64 KiB after ${VAR} expansion";
+            return NULL;
+        }
         out = apr_pstrcat(
             p, out, val,
             apr_pstrndup(p, s, dollar ? (apr_size_t)(dollar - s) : strlen(s)),
@@ -237,6 +266,7 @@ static int do_include(read_ctx_t *ctx, rl_config_node_t *n, int optional,
                         "Include nested more than %d deep: is a file "
                         "including itself?",
                         MAX_INCLUDE_DEPTH);
+        ctx->fatal = 1;
         return 1;
     }
     path = rl_server_root_relative(ctx->p, n->argv[0]);
@@ -323,7 +353,7 @@ static int read_block(read_ctx_t *ctx, cfg_file_t *f, rl_config_node_t *parent,
     char *line;
     int errors = 0;
 
-    while (cfg_getline(f, ctx->ptemp, &line)) {
+    while (!ctx->fatal && cfg_getline(f, ctx->ptemp, &line)) {
         char *s = line, *name, *rest, *end;
         const char *err = NULL;
         rl_config_node_t *n;
@@ -492,7 +522,8 @@ static int read_file(read_ctx_t *ctx, const char *fname,
         return 1;
     }
     f.name = apr_pstrdup(ctx->p, fname);
-    errors = read_block(ctx, &f, parent, tail, NULL, 0, 0);
+    errors = read_block(ctx, &f, parent, tail, NULL, 0, 0) + ctx->errors;
+    ctx->errors = 0;
     apr_file_close(f.fp);
     return errors;
 }

@@ -258,10 +258,9 @@ static void unknown_directive(const rl_config_node_t *n)
     }
 }
 
-static const char *context_names(unsigned ctx)
+/* buf: at least 128 bytes */
+static const char *context_names(unsigned ctx, char *buf)
 {
-    static char buf[128];
-
     buf[0] = '\0';
     if (ctx & RL_CTX_MAIN) {
         strcat(buf, "server config, ");
@@ -361,9 +360,10 @@ static void run_directive(rl_cmd_t *parent, const rl_config_node_t *n)
     cmd.data = d->data;
     cmd.node = n;
     if (!(d->contexts & parent->context)) {
+        char here[128], where[128];
         rl_config_error(n, "not allowed in %s (allowed in: %s)",
-                        context_names(parent->context),
-                        context_names(d->contexts));
+                        context_names(parent->context, here),
+                        context_names(d->contexts, where));
         return;
     }
     if (n->argc < d->min_args || (d->max_args >= 0 && n->argc > d->max_args)) {
