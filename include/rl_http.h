@@ -103,9 +103,10 @@ rl_http_parse_head(apr_pool_t *p, const char *buf, apr_size_t len,
 
 /** How a request body is delimited. */
 typedef enum rl_body_kind_e {
-    RL_BODY_NONE = 0, /**< no body */
-    RL_BODY_LENGTH,   /**< Content-Length bytes */
-    RL_BODY_CHUNKED   /**< chunked transfer coding */
+    RL_BODY_NONE = 0,   /**< no body */
+    RL_BODY_LENGTH,     /**< Content-Length bytes */
+    RL_BODY_CHUNKED,    /**< chunked transfer coding */
+    RL_BODY_UNTIL_CLOSE /**< a response read until the connection closes */
 } rl_body_kind_e;
 
 /**
@@ -120,6 +121,41 @@ typedef enum rl_body_kind_e {
 RL_DECLARE(int)
 rl_http_request_framing(const rl_http_head_t *h, rl_body_kind_e *kind,
                         apr_off_t *length, const char **why);
+
+/** A parsed response head (from a backend). */
+typedef struct rl_http_response_t {
+    int status;              /**< 100..599 */
+    const char *reason;      /**< reason phrase as sent (may be empty) */
+    int proto_num;           /**< 1000 or 1001 */
+    rl_http_field_t *fields; /**< in order received */
+    int nfields;
+} rl_http_response_t;
+
+/**
+ * Parses a complete response head found by rl_http_head_end(): status
+ * line "HTTP/1.x DDD reason", then fields as strictly as request fields
+ * (no obs-fold, no CR/NUL/controls: a backend cannot inject headers).
+ * @return RL_HTTP_OK, or 502 (and *why) for anything invalid
+ * @since API 20261127.0
+ */
+RL_DECLARE(int)
+rl_http_parse_response(apr_pool_t *p, const char *buf, apr_size_t len,
+                       const rl_http_limits_t *lim, rl_http_response_t *out,
+                       const char **why);
+
+/**
+ * Decides how a response body is delimited (RFC 9112 §6.3): none for a
+ * response to HEAD, 1xx, 204 and 304; chunked; Content-Length; or until
+ * the connection closes.  Transfer-Encoding with Content-Length, several
+ * differing lengths, or a coding other than chunked are refused.
+ * @param head_request the request was HEAD
+ * @return RL_HTTP_OK or 502 (and *why)
+ * @since API 20261127.0
+ */
+RL_DECLARE(int)
+rl_http_response_framing(const rl_http_response_t *h, int head_request,
+                         rl_body_kind_e *kind, apr_off_t *length,
+                         const char **why);
 
 /** State of a chunked-body decoder; zero it to start. */
 typedef struct rl_http_chunked_t {

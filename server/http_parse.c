@@ -671,6 +671,94 @@ rl_http_parse_head(apr_pool_t *p, const char *buf, apr_size_t len,
 }
 
 /* ------------------------------------------------------------------ */
+/* Response heads (from backends)                                     */
+/* ------------------------------------------------------------------ */
+
+/* "HTTP/1.1 200 OK": version, three digits, SP, any visible reason. */
+static int parse_status_line(apr_pool_t *p, const char *line, apr_size_t n,
+                             rl_http_response_t *out, const char **why)
+{
+    apr_size_t i;
+
+    if (n < 12 || memcmp(line, "HTTP/1.", 7) != 0 ||
+        (line[7] != '0' && line[7] != '1') || line[8] != ' ' ||
+        !is_digit((unsigned char)line[9]) ||
+        !is_digit((unsigned char)line[10]) ||
+        !is_digit((unsigned char)line[11]) || (n > 12 && line[12] != ' ')) {
+        *why = "invalid status line from the backend";
+        return 502;
+    }
+    out->proto_num = 1000 + (line[7] - '0');
+    out->status =
+        (line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0');
+    if (out->status < 100 || out->status > 599) {
+        *why = "status code out of range from the backend";
+        return 502;
+    }
+    for (i = 13; i < n; i++) {
+        if (is_bad_ctl((unsigned char)line[i])) {
+            *why = "control character in the backend's reason phrase";
+            return 502;
+        }
+    }
+    out->reason = n > 13 ? apr_pstrmemdup(p, line + 13, n - 13) : "";
+    return RL_HTTP_OK;
+}
+
+RL_DECLARE(int)
+rl_http_parse_response(apr_pool_t *p, const char *buf, apr_size_t len,
+                       const rl_http_limits_t *lim, rl_http_response_t *out,
+                       const char **why)
+{
+    const char *dummy;
+    apr_size_t pos = 0, start = 0, n = 0, cap = 0;
+    int rv;
+
+    if (why == NULL) {
+        why = &dummy;
+    }
+    *why = NULL;
+    memset(out, 0, sizeof(*out));
+    rv = next_line(buf, len, &pos, lim->max_line, &start, &n);
+    if (rv != LINE_OK) {
+        *why = "invalid status line from the backend";
+        return 502;
+    }
+    rv = parse_status_line(p, buf + start, n, out, why);
+    if (rv != RL_HTTP_OK) {
+        return rv;
+    }
+    for (const char *q = buf + pos;
+         (q = memchr(q, '\n', len - (apr_size_t)(q - buf))) != NULL; q++) {
+        if (++cap > (apr_size_t)lim->max_fields) {
+            break;
+        }
+    }
+    out->fields = apr_pcalloc(p, (cap ? cap : 1) * sizeof(*out->fields));
+    for (;;) {
+        rv = next_line(buf, len, &pos, lim->max_field, &start, &n);
+        if (rv != LINE_OK) {
+            *why = rv == LINE_TOO_LONG
+                       ? "header field from the backend too long"
+                       : "bare CR, NUL or truncation in the backend's head";
+            return 502;
+        }
+        if (n == 0) {
+            return RL_HTTP_OK;
+        }
+        if (out->nfields >= lim->max_fields) {
+            *why = "too many header fields from the backend";
+            return 502;
+        }
+        if (parse_field_line(p, buf + start, n, 0, &out->fields[out->nfields],
+                             why) != RL_HTTP_OK) {
+            return 502;
+        }
+        out->nfields++;
+    }
+}
+
+/* ------------------------------------------------------------------ */
 /* Framing                                                            */
 /* ------------------------------------------------------------------ */
 
@@ -800,6 +888,59 @@ rl_http_request_framing(const rl_http_head_t *h, rl_body_kind_e *kind,
     } else if (have_cl) {
         *kind = RL_BODY_LENGTH;
         *length = cl;
+    }
+    return RL_HTTP_OK;
+}
+
+/* Response framing, RFC 9112 §6.3. */
+RL_DECLARE(int)
+rl_http_response_framing(const rl_http_response_t *h, int head_request,
+                         rl_body_kind_e *kind, apr_off_t *length,
+                         const char **why)
+{
+    const char *te = NULL;
+    apr_off_t cl = 0;
+    int have_cl = 0, i;
+
+    *kind = RL_BODY_NONE;
+    *length = 0;
+    for (i = 0; i < h->nfields; i++) {
+        const rl_http_field_t *f = &h->fields[i];
+        if (name_is(f->name, "transfer-encoding")) {
+            if (te != NULL) {
+                *why = "several Transfer-Encoding fields from the backend";
+                return 502;
+            }
+            te = f->value;
+        } else if (name_is(f->name, "content-length")) {
+            if (!parse_content_length(f->value, &cl, &have_cl)) {
+                *why = "invalid or conflicting Content-Length from the "
+                       "backend";
+                return 502;
+            }
+        }
+    }
+    if (te != NULL && have_cl) {
+        *why = "backend sent both Transfer-Encoding and Content-Length";
+        return 502;
+    }
+    if (te != NULL && strcasecmp(te, "chunked") != 0) {
+        *why = "backend used a transfer coding other than chunked";
+        return 502;
+    }
+    if (head_request || h->status < 200 || h->status == 204 ||
+        h->status == 304) {
+        return RL_HTTP_OK;
+    }
+    if (te != NULL) {
+        *kind = RL_BODY_CHUNKED;
+        *length = -1;
+    } else if (have_cl) {
+        *kind = RL_BODY_LENGTH;
+        *length = cl;
+    } else {
+        *kind = RL_BODY_UNTIL_CLOSE;
+        *length = -1;
     }
     return RL_HTTP_OK;
 }
