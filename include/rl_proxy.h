@@ -1,0 +1,144 @@
+/**
+ * @file rl_proxy.h
+ * @brief mod_proxy's public API: workers, balancers and the proxy hooks.
+ *
+ * Implemented by modules/proxy (mod_proxy); used by mod_balancer,
+ * mod_healthcheck and third-party modules.  A module using these hooks
+ * needs mod_proxy loaded before it (LoadModule order): the symbols are
+ * resolved from mod_proxy.so when the module is loaded; nothing links to
+ * mod_proxy at build time.
+ *
+ * A *worker* is one backend URL (scheme://host:port) with its parameters
+ * (ProxyPass or BalancerMember key=value).  Its run-time state that every
+ * child must see (status, counters) lives in shared memory, in an
+ * rl_proxy_worker_shared_t with no pointers; the rest is per process.
+ */
+#ifndef RL_PROXY_H
+#define RL_PROXY_H
+
+#include <apr_hooks.h>
+#include <apr_network_io.h>
+
+#include "relais.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Marks a symbol of mod_proxy that other modules may use. */
+#define RL_PROXY_DECLARE(type) __attribute__((visibility("default"))) type
+
+/** @name Worker status bits (httpd's status= flags) */
+/**@{*/
+#define RL_WORKER_DISABLED 0x0001u      /**< +D: takes no traffic */
+#define RL_WORKER_STOPPED 0x0002u       /**< +S: stopped by the operator */
+#define RL_WORKER_IN_ERROR 0x0004u      /**< +E: failed; retried after retry */
+#define RL_WORKER_HOT_STANDBY 0x0008u   /**< +H: only when no other is up */
+#define RL_WORKER_HOT_SPARE 0x0010u     /**< +R */
+#define RL_WORKER_DRAINING 0x0020u      /**< +N: sticky clients only */
+#define RL_WORKER_IGNORE_ERRORS 0x0040u /**< +I */
+#define RL_WORKER_HC_FAILED 0x0080u     /**< +C: failed its health check */
+/**@}*/
+
+/** Shared state of a worker, in shared memory (POD, no pointers). */
+typedef struct rl_proxy_worker_shared_t {
+    char name[256];                  /**< the worker's URL */
+    volatile apr_uint32_t status;    /**< RL_WORKER_* */
+    volatile apr_time_t error_time;  /**< when it went into error */
+    volatile apr_uint32_t busy;      /**< requests in flight, all children */
+    volatile apr_uint64_t requests;  /**< requests sent */
+    volatile apr_uint64_t errors;    /**< failed requests */
+    volatile apr_uint64_t bytes_out; /**< request bytes sent to it */
+    volatile apr_uint64_t bytes_in;  /**< response bytes read from it */
+} rl_proxy_worker_shared_t;
+
+typedef struct rl_proxy_balancer_t rl_proxy_balancer_t;
+
+/** A backend, as configured (read-only after start-up). */
+typedef struct rl_proxy_worker_t {
+    const char *name;     /**< "http://10.0.0.1:8080" (no path) */
+    const char *scheme;   /**< "http" or "ws" */
+    const char *hostname; /**< host as configured */
+    apr_port_t port;
+    const char *hostport;        /**< "host:port", for Host when not kept */
+    apr_sockaddr_t *addr;        /**< resolved address */
+    apr_interval_time_t timeout; /**< timeout= (or ProxyTimeout) */
+    apr_interval_time_t connect_timeout; /**< connectiontimeout= */
+    apr_interval_time_t retry;           /**< retry= */
+    apr_interval_time_t ttl;             /**< ttl=: idle pooled lifetime */
+    int max;                       /**< max=: connections per child, 0 = ∞ */
+    int enable_reuse;              /**< enablereuse= (disablereuse=On: 0) */
+    int keepalive;                 /**< keepalive=: TCP keep-alive probes */
+    int upgrade_websocket;         /**< upgrade=websocket */
+    int loadfactor;                /**< loadfactor= (balancer members) */
+    const char *route;             /**< route= */
+    rl_proxy_balancer_t *balancer; /**< owning balancer, or NULL */
+    int index;                     /**< process-wide worker index */
+    rl_proxy_worker_shared_t *s;   /**< shared state */
+    const char *file;              /**< where it was first declared */
+    unsigned line;
+} rl_proxy_worker_t;
+
+/** How a backend exchange ended, for proxy_post_request. */
+typedef enum rl_proxy_outcome_e {
+    RL_PROXY_OK = 0,         /**< a response was relayed */
+    RL_PROXY_CONNECT_FAILED, /**< could not connect */
+    RL_PROXY_TIMEOUT,        /**< no (complete) response in time */
+    RL_PROXY_BAD_RESPONSE,   /**< invalid response */
+    RL_PROXY_CLIENT_ABORT    /**< the client went away */
+} rl_proxy_outcome_e;
+
+/**
+ * proxy_pre_request (FIRST): a module claims the target URL (mod_balancer
+ * claims balancer://...): it sets *worker and may rewrite *url.  Return
+ * RL_OK when claimed, RL_DECLINED otherwise, or an HTTP status (503 when
+ * no member can take the request).
+ */
+APR_DECLARE_EXTERNAL_HOOK(rl_proxy, RL_PROXY, int, pre_request,
+                          (rl_request_t * r, const char *target,
+                           rl_proxy_worker_t **worker, char **url))
+
+/**
+ * proxy_pick_member (FIRST): choose a member of a balancer for r
+ * (sticky sessions first, then the lbmethod provider).  Return the
+ * member, or NULL to decline.
+ */
+APR_DECLARE_EXTERNAL_HOOK(rl_proxy, RL_PROXY, rl_proxy_worker_t *, pick_member,
+                          (rl_proxy_balancer_t * b, rl_request_t *r))
+
+/** proxy_post_request (ALL): after the backend exchange, with its outcome
+ *  (release the member, count errors, fill log notes). */
+APR_DECLARE_EXTERNAL_HOOK(rl_proxy, RL_PROXY, int, post_request,
+                          (rl_request_t * r, rl_proxy_worker_t *worker,
+                           rl_proxy_outcome_e outcome))
+
+/**
+ * proxy_member_state_changed (VOID): a worker's status bits changed in the
+ * process that changed them (health check, passive detection, manager).
+ * Other children notice through shared memory, not through this hook.
+ * @param reason "healthcheck", "passive", "manager" or "dns"
+ */
+APR_DECLARE_EXTERNAL_HOOK(rl_proxy, RL_PROXY, void, member_state_changed,
+                          (rl_proxy_worker_t * worker, apr_uint32_t old_status,
+                           apr_uint32_t new_status, const char *reason,
+                           const char *detail))
+
+/**
+ * Finds or creates the worker for a URL ("http://host:port/path": the
+ * path is ignored) in the configuration being loaded, applying key=value
+ * parameters.  Used by ProxyPass and BalancerMember.
+ * @return NULL and *err on a bad URL or parameter
+ */
+RL_PROXY_DECLARE(rl_proxy_worker_t *)
+rl_proxy_define_worker(rl_cmd_t *cmd, const char *url, int nparams,
+                       char *const params[], const char **err);
+
+/** True when a worker may take traffic now (not disabled, stopped, or in
+ *  error before its retry time). */
+RL_PROXY_DECLARE(int)
+rl_proxy_worker_usable(const rl_proxy_worker_t *w, apr_time_t now);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* RL_PROXY_H */

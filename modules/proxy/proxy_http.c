@@ -1,0 +1,945 @@
+/*
+ * proxy_http.c: one HTTP/1.1 exchange with a backend, without ever
+ * blocking an event loop.
+ *
+ * The handler is a state machine; each step does non-blocking I/O and,
+ * when a socket says EAGAIN, parks the request with rl_request_watch()
+ * (backend socket), rl_request_suspend() (client body or congested client
+ * output) and returns RL_SUSPENDED; proxy_resume() continues from the
+ * saved state.  Under prefork/worker the same code runs and the core
+ * waits with poll() instead.
+ *
+ *   CONNECT -> SEND (head, then body read from the client and relayed)
+ *           -> READ_HEAD -> RELAY (response body to the client) -> done
+ *
+ * Memory is bounded: one 16 KiB buffer each way; a slow client makes the
+ * proxy stop reading the backend (TCP pushes back), it never buffers a
+ * whole response.
+ */
+#include "proxy_private.h"
+
+#include <apr_atomic.h>
+#include <apr_lib.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+RL_LOG_USE_MODULE(proxy);
+
+#define PROXY_BUF 16384
+
+enum proxy_state {
+    PS_CONNECT,   /* waiting for a non-blocking connect */
+    PS_SEND_HEAD, /* sending the request head */
+    PS_SEND_BODY, /* relaying the request body */
+    PS_READ_HEAD, /* reading the response head */
+    PS_RELAY,     /* relaying the response body */
+};
+
+typedef struct proxy_req_t {
+    rl_proxy_worker_t *worker;
+    const char *path; /* path and query sent to the backend */
+    proxy_conn_t *bc;
+    enum proxy_state state;
+    int reused; /* bc came from the pool */
+    int attempts;
+    int body_started; /* some request body was read from the client */
+    int body_eof;     /* the client's body is all read */
+    int chunked_out;  /* the body goes to the backend chunked */
+    char *out;        /* bytes to send to the backend */
+    apr_size_t out_len, out_pos;
+    char *in; /* bytes read from the backend */
+    apr_size_t in_len, in_pos, in_cap, scan;
+    rl_body_kind_e resp_kind;
+    apr_off_t resp_left;
+    rl_http_chunked_t chunk;
+    int resp_close; /* the backend will close after this response */
+    int got_response_byte;
+    int counted; /* counted in the worker's busy */
+    apr_time_t started, connected, first_byte;
+    apr_interval_time_t timeout;
+    char body[PROXY_BUF];
+} proxy_req_t;
+
+static int proxy_resume(rl_request_t *r);
+
+/* Hop-by-hop fields (RFC 9110 §7.6.1), never forwarded either way. */
+static int is_hop_by_hop(const char *name)
+{
+    static const char *const hop[] = {"Connection",
+                                      "Keep-Alive",
+                                      "TE",
+                                      "Trailer",
+                                      "Transfer-Encoding",
+                                      "Upgrade",
+                                      "Proxy-Authorization",
+                                      "Proxy-Authenticate",
+                                      "Proxy-Connection",
+                                      NULL};
+    int i;
+
+    for (i = 0; hop[i]; i++) {
+        if (strcasecmp(name, hop[i]) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Is `name` listed in a Connection field's value? */
+static int listed_in_connection(const char *conn, const char *name)
+{
+    apr_size_t n = strlen(name);
+    const char *s = conn;
+
+    while (s != NULL && *s) {
+        while (*s == ' ' || *s == '\t' || *s == ',') {
+            s++;
+        }
+        if (strncasecmp(s, name, n) == 0 &&
+            (s[n] == '\0' || s[n] == ',' || s[n] == ' ' || s[n] == '\t')) {
+            return 1;
+        }
+        s = strchr(s, ',');
+    }
+    return 0;
+}
+
+static apr_interval_time_t worker_timeout(rl_request_t *r,
+                                          const rl_proxy_worker_t *w)
+{
+    const proxy_server_conf_t *conf = proxy_server_conf(r->server);
+
+    if (w->timeout >= 0) {
+        return w->timeout;
+    }
+    if (conf->timeout >= 0) {
+        return conf->timeout;
+    }
+    return r->server->timeout;
+}
+
+typedef struct head_ctx_t {
+    rl_request_t *r;
+    apr_array_header_t *parts;
+    const char *conn;
+} head_ctx_t;
+
+static int add_request_field(void *v, const char *name, const char *value)
+{
+    head_ctx_t *h = v;
+
+    if (is_hop_by_hop(name) || strcasecmp(name, "Host") == 0 ||
+        strcasecmp(name, "Content-Length") == 0 ||
+        strcasecmp(name, "Expect") == 0 ||
+        (h->conn != NULL && listed_in_connection(h->conn, name))) {
+        return 1;
+    }
+    if (proxy_server_conf(h->r->server)->add_headers &&
+        (strcasecmp(name, "X-Forwarded-For") == 0 ||
+         strcasecmp(name, "X-Forwarded-Host") == 0 ||
+         strcasecmp(name, "X-Forwarded-Server") == 0)) {
+        return 1; /* rewritten below */
+    }
+    APR_ARRAY_PUSH(h->parts, const char *) = name;
+    APR_ARRAY_PUSH(h->parts, const char *) = ": ";
+    APR_ARRAY_PUSH(h->parts, const char *) = value;
+    APR_ARRAY_PUSH(h->parts, const char *) = "\r\n";
+    return 1;
+}
+
+/* Builds the request head for the backend. */
+static void build_head(rl_request_t *r, proxy_req_t *pr)
+{
+    const proxy_server_conf_t *conf = proxy_server_conf(r->server);
+    apr_array_header_t *parts = apr_array_make(r->pool, 64, sizeof(char *));
+    head_ctx_t h;
+    const char *host = apr_table_get(r->headers_in, "Host");
+    char *head;
+    apr_size_t len;
+
+#define ADD(s) (APR_ARRAY_PUSH(parts, const char *) = (s))
+    ADD(r->method);
+    ADD(" ");
+    ADD(pr->path);
+    ADD(" HTTP/1.1\r\nHost: ");
+    ADD(conf->preserve_host == 1 && host ? host : pr->worker->hostport);
+    ADD("\r\n");
+    h.r = r;
+    h.parts = parts;
+    h.conn = apr_table_get(r->headers_in, "Connection");
+    apr_table_do(add_request_field, &h, r->headers_in, NULL);
+    if (conf->add_headers != 0) {
+        const char *xff = apr_table_get(r->headers_in, "X-Forwarded-For");
+        const char *xfh = apr_table_get(r->headers_in, "X-Forwarded-Host");
+        const char *xfs = apr_table_get(r->headers_in, "X-Forwarded-Server");
+        ADD("X-Forwarded-For: ");
+        if (xff != NULL) {
+            ADD(xff);
+            ADD(", ");
+        }
+        ADD(r->connection->client_ip);
+        ADD("\r\n");
+        if (host != NULL) {
+            ADD("X-Forwarded-Host: ");
+            ADD(xfh ? apr_pstrcat(r->pool, xfh, ", ", host, NULL) : host);
+            ADD("\r\n");
+        }
+        ADD("X-Forwarded-Server: ");
+        ADD(xfs ? apr_pstrcat(r->pool, xfs, ", ", r->server->server_name, NULL)
+                : r->server->server_name);
+        ADD("\r\n");
+    }
+    if (conf->via == 1 || conf->via == 2) {
+        const char *via = apr_table_get(r->headers_in, "Via");
+        const char *mine =
+            apr_psprintf(r->pool, "%d.%d %s", r->proto_num / 1000,
+                         r->proto_num % 1000, r->server->server_name);
+        ADD("Via: ");
+        ADD(via ? apr_pstrcat(r->pool, via, ", ", mine, NULL) : mine);
+        ADD("\r\n");
+    }
+    if (r->body_kind == RL_BODY_CHUNKED) {
+        pr->chunked_out = 1;
+        ADD("Transfer-Encoding: chunked\r\n");
+    } else if (r->body_kind == RL_BODY_LENGTH) {
+        ADD(apr_psprintf(r->pool, "Content-Length: %" APR_OFF_T_FMT "\r\n",
+                         r->remaining));
+    }
+    ADD(pr->worker->enable_reuse ? "Connection: keep-alive\r\n\r\n"
+                                 : "Connection: close\r\n\r\n");
+#undef ADD
+    head = apr_array_pstrcat(r->pool, parts, 0);
+    len = strlen(head);
+    pr->out = head;
+    pr->out_len = len;
+    pr->out_pos = 0;
+}
+
+/* Starts a fresh connection (non-blocking connect). */
+static int open_backend(rl_request_t *r, proxy_req_t *pr)
+{
+    rl_proxy_worker_t *w = pr->worker;
+    int fd, one = 1;
+    proxy_conn_t *bc;
+
+    if (!proxy_pool_can_open(w)) {
+        rl_log_rerror(RL_LOG_ERR, 0, r,
+                      "backend %s: all %d connections (max=) are busy", w->name,
+                      w->max);
+        return 503;
+    }
+    fd = socket(w->addr->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        rl_log_rerror(RL_LOG_ERR, APR_FROM_OS_ERROR(errno), r,
+                      "cannot create a socket for backend %s", w->name);
+        return 503;
+    }
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (w->keepalive) {
+        setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+    }
+    bc = calloc(1, sizeof(*bc));
+    if (bc == NULL) {
+        close(fd);
+        return 503;
+    }
+    bc->fd = fd;
+    bc->worker = w;
+    bc->created = apr_time_now();
+    proxy_pool_opened(w);
+    pr->bc = bc;
+    pr->reused = 0;
+    pr->state = PS_CONNECT;
+    if (connect(fd, (struct sockaddr *)&w->addr->sa, w->addr->salen) == 0) {
+        return RL_OK;
+    }
+    if (errno != EINPROGRESS) {
+        return RL_DECLINED; /* proxy_step reads SO_ERROR */
+    }
+    return RL_SUSPENDED;
+}
+
+static void drop_backend(proxy_req_t *pr)
+{
+    if (pr->bc != NULL) {
+        proxy_conn_close(pr->bc);
+        pr->bc = NULL;
+    }
+}
+
+/* Whether a failed attempt may be made again on a new connection: the
+ * connection came from the pool (the backend may have closed it just
+ * now), nothing of the response arrived, and the body is not half sent. */
+static int can_retry(const proxy_req_t *pr)
+{
+    return pr->reused && !pr->got_response_byte && !pr->body_started &&
+           pr->attempts < 3;
+}
+
+/* Gets a connection: pooled, or new.  Then the head goes out. */
+static int start_attempt(rl_request_t *r, proxy_req_t *pr)
+{
+    int rc;
+
+    pr->attempts++;
+    pr->in_len = pr->in_pos = pr->scan = 0;
+    pr->out_pos = 0;
+    pr->bc = pr->worker->enable_reuse ? proxy_pool_get(pr->worker) : NULL;
+    if (pr->bc != NULL) {
+        pr->reused = 1;
+        pr->state = PS_SEND_HEAD;
+        pr->connected = apr_time_now();
+        return RL_OK;
+    }
+    rc = open_backend(r, pr);
+    if (rc == 503) {
+        return rc;
+    }
+    if (rc == RL_SUSPENDED) {
+        apr_interval_time_t ct = pr->worker->connect_timeout >= 0
+                                     ? pr->worker->connect_timeout
+                                     : pr->timeout;
+        return rl_request_watch(r, pr->bc->fd, RL_WANT_WRITE,
+                                apr_time_now() + ct, proxy_resume);
+    }
+    return RL_OK; /* connected at once, or failed: proxy_step checks */
+}
+
+static int connect_failed(rl_request_t *r, proxy_req_t *pr, int err)
+{
+    char buf[120];
+
+    rl_log_rerror(RL_LOG_ERR, 0, r, "cannot connect to backend %s: %s",
+                  pr->worker->name,
+                  err ? apr_strerror(APR_FROM_OS_ERROR(err), buf, sizeof(buf))
+                      : "connection timed out");
+    proxy_worker_mark_error(pr->worker,
+                            err ? "connection refused" : "connect timeout");
+    drop_backend(pr);
+    rl_proxy_run_post_request(r, pr->worker, RL_PROXY_CONNECT_FAILED);
+    return 503;
+}
+
+/* Sends pr->out[out_pos..out_len) to the backend. */
+static int send_out(rl_request_t *r, proxy_req_t *pr, int *failed)
+{
+    *failed = 0;
+    while (pr->out_pos < pr->out_len) {
+        ssize_t n = send(pr->bc->fd, pr->out + pr->out_pos,
+                         pr->out_len - pr->out_pos, MSG_NOSIGNAL);
+        if (n > 0) {
+            pr->out_pos += (apr_size_t)n;
+            pr->worker->s->bytes_out += (apr_uint64_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            return rl_request_watch(r, pr->bc->fd, RL_WANT_WRITE,
+                                    apr_time_now() + pr->timeout, proxy_resume);
+        }
+        *failed = errno ? errno : EPIPE;
+        return RL_DONE;
+    }
+    return RL_OK;
+}
+
+/* Reads the next piece of the client's body into pr->out (framed). */
+static int next_body_piece(rl_request_t *r, proxy_req_t *pr)
+{
+    apr_size_t got = 0;
+    apr_status_t rv;
+
+    rv = rl_read_body(r, pr->body + 16, PROXY_BUF - 32, &got);
+    if (rv == APR_SUCCESS) {
+        pr->body_started = 1;
+        if (pr->chunked_out) {
+            char hdr[16];
+            int hl =
+                apr_snprintf(hdr, sizeof(hdr), "%lx\r\n", (unsigned long)got);
+            /* frame in place: the size line goes just before the data */
+            memcpy(pr->body + 16 - hl, hdr, (apr_size_t)hl);
+            memcpy(pr->body + 16 + got, "\r\n", 2);
+            pr->out = pr->body + 16 - hl;
+            pr->out_len = (apr_size_t)hl + got + 2;
+        } else {
+            pr->out = pr->body + 16;
+            pr->out_len = got;
+        }
+        pr->out_pos = 0;
+        return RL_OK;
+    }
+    if (APR_STATUS_IS_EOF(rv)) {
+        pr->body_eof = 1;
+        if (pr->chunked_out) {
+            pr->out = (char *)"0\r\n\r\n";
+            pr->out_len = 5;
+            pr->out_pos = 0;
+        }
+        return RL_OK;
+    }
+    if (APR_STATUS_IS_EAGAIN(rv)) {
+        rl_request_suspend(r, proxy_resume);
+        return RL_SUSPENDED;
+    }
+    drop_backend(pr);
+    rl_proxy_run_post_request(r, pr->worker, RL_PROXY_CLIENT_ABORT);
+    return r->status >= 400 ? r->status : 400;
+}
+
+/* Reads from the backend into pr->in.  APR_SUCCESS, APR_EAGAIN, APR_EOF
+ * or an error. */
+static apr_status_t backend_read(proxy_req_t *pr)
+{
+    ssize_t n;
+
+    if (pr->in == NULL) {
+        pr->in_cap = PROXY_BUF;
+        pr->in = malloc(pr->in_cap);
+        if (pr->in == NULL) {
+            return APR_ENOMEM;
+        }
+    }
+    if (pr->in_pos > 0 && pr->in_pos == pr->in_len) {
+        pr->in_pos = pr->in_len = 0;
+    }
+    if (pr->in_len == pr->in_cap) {
+        if (pr->in_pos > 0) {
+            memmove(pr->in, pr->in + pr->in_pos, pr->in_len - pr->in_pos);
+            pr->in_len -= pr->in_pos;
+            pr->scan = 0;
+            pr->in_pos = 0;
+        } else if (pr->state == PS_READ_HEAD && pr->in_cap < 256 * 1024) {
+            char *nb = realloc(pr->in, pr->in_cap * 2);
+            if (nb == NULL) {
+                return APR_ENOMEM;
+            }
+            pr->in = nb;
+            pr->in_cap *= 2;
+        } else {
+            return APR_ENOSPC;
+        }
+    }
+    do {
+        n = recv(pr->bc->fd, pr->in + pr->in_len, pr->in_cap - pr->in_len, 0);
+    } while (n < 0 && errno == EINTR);
+    if (n > 0) {
+        pr->in_len += (apr_size_t)n;
+        pr->worker->s->bytes_in += (apr_uint64_t)n;
+        if (!pr->got_response_byte) {
+            pr->got_response_byte = 1;
+            pr->first_byte = apr_time_now();
+        }
+        return APR_SUCCESS;
+    }
+    if (n == 0) {
+        return APR_EOF;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        return APR_EAGAIN;
+    }
+    return APR_FROM_OS_ERROR(errno);
+}
+
+/* Rewrites a backend URL in a response header (ProxyPassReverse). */
+static const char *reverse_map(rl_request_t *r, const char *value)
+{
+    const proxy_server_conf_t *conf = proxy_server_conf(r->server);
+    int i;
+
+    for (i = 0; i < conf->reverse->nelts; i++) {
+        const proxy_reverse_t *rv =
+            &APR_ARRAY_IDX(conf->reverse, i, proxy_reverse_t);
+        apr_size_t n = strlen(rv->real);
+        if (strncmp(value, rv->real, n) == 0) {
+            const char *host = apr_table_get(r->headers_in, "Host");
+            const char *rest = value + n;
+            const char *fake = rv->fake;
+            /* "/app/" + "x" but not "/app//x" */
+            if (*rest == '/' && fake[strlen(fake) - 1] == '/') {
+                rest++;
+            }
+            if (value[0] == '/' || host == NULL) {
+                return apr_pstrcat(r->pool, fake, rest, NULL);
+            }
+            return apr_pstrcat(r->pool, "http://", host, fake, rest, NULL);
+        }
+    }
+    return value;
+}
+
+/* Copies the backend's response head into r. */
+static int take_response_head(rl_request_t *r, proxy_req_t *pr,
+                              const rl_http_response_t *h)
+{
+    const proxy_server_conf_t *conf = proxy_server_conf(r->server);
+    const char *conn = NULL;
+    const char *why = NULL;
+    apr_off_t len;
+    int i, rc;
+
+    rc =
+        rl_http_response_framing(h, r->header_only, &pr->resp_kind, &len, &why);
+    if (rc != RL_HTTP_OK) {
+        rl_log_rerror(RL_LOG_ERR, 0, r, "backend %s: %s", pr->worker->name,
+                      why);
+        return 502;
+    }
+    pr->resp_left = len;
+    memset(&pr->chunk, 0, sizeof(pr->chunk));
+    for (i = 0; i < h->nfields; i++) {
+        if (strcasecmp(h->fields[i].name, "Connection") == 0) {
+            conn =
+                conn ? apr_pstrcat(r->pool, conn, ",", h->fields[i].value, NULL)
+                     : h->fields[i].value;
+        }
+    }
+    pr->resp_close = pr->resp_kind == RL_BODY_UNTIL_CLOSE ||
+                     (conn && listed_in_connection(conn, "close")) ||
+                     (h->proto_num < 1001 &&
+                      !(conn && listed_in_connection(conn, "keep-alive")));
+    r->status = h->status;
+    for (i = 0; i < h->nfields; i++) {
+        const char *name = h->fields[i].name;
+        const char *value = h->fields[i].value;
+        if (is_hop_by_hop(name) || strcasecmp(name, "Content-Length") == 0 ||
+            (conn && listed_in_connection(conn, name))) {
+            continue;
+        }
+        if (strcasecmp(name, "Content-Type") == 0) {
+            rl_set_content_type(r, value);
+            continue;
+        }
+        if (conf->via == 3 && strcasecmp(name, "Via") == 0) {
+            continue;
+        }
+        if (strcasecmp(name, "Server") == 0) {
+            continue; /* never reveal the backend's software */
+        }
+        if (strcasecmp(name, "Location") == 0 ||
+            strcasecmp(name, "Content-Location") == 0 ||
+            strcasecmp(name, "URI") == 0) {
+            value = reverse_map(r, value);
+        }
+        apr_table_addn(r->headers_out, name, value);
+    }
+    if (conf->via == 1 || conf->via == 2) {
+        apr_table_mergen(r->headers_out, "Via",
+                         apr_psprintf(r->pool, "%d.%d %s", h->proto_num / 1000,
+                                      h->proto_num % 1000,
+                                      r->server->server_name));
+    }
+    if (pr->resp_kind == RL_BODY_LENGTH) {
+        rl_set_content_length(r, len);
+    } else if (pr->resp_kind == RL_BODY_NONE && r->header_only) {
+        /* HEAD: pass the backend's length on */
+        for (i = 0; i < h->nfields; i++) {
+            if (strcasecmp(h->fields[i].name, "Content-Length") == 0) {
+                rl_set_content_length(r, apr_atoi64(h->fields[i].value));
+            }
+        }
+    } else if (pr->resp_kind == RL_BODY_NONE) {
+        rl_set_content_length(r, 0);
+    }
+    return RL_OK;
+}
+
+/* The exchange is over: the connection goes back to the pool when the
+ * backend allows it, and the log gets its fields. */
+static void finish_exchange(rl_request_t *r, proxy_req_t *pr, int ok)
+{
+    apr_time_t now = apr_time_now();
+
+    if (pr->bc != NULL) {
+        if (ok && !pr->resp_close && pr->worker->enable_reuse &&
+            pr->in_pos == pr->in_len) {
+            pr->bc->requests++;
+            proxy_pool_put(pr->bc);
+        } else {
+            proxy_conn_close(pr->bc);
+        }
+        pr->bc = NULL;
+    }
+    free(pr->in);
+    pr->in = NULL;
+    apr_table_setn(r->notes, "proxy-attempts", apr_itoa(r->pool, pr->attempts));
+    if (pr->connected) {
+        apr_table_setn(r->notes, "proxy-connect-us",
+                       apr_off_t_toa(r->pool, pr->connected - pr->started));
+    }
+    if (pr->first_byte) {
+        apr_table_setn(r->notes, "proxy-response-us",
+                       apr_off_t_toa(r->pool, pr->first_byte - pr->started));
+    }
+    (void)now;
+    if (ok) {
+        if (pr->worker->s->status & RL_WORKER_IN_ERROR) {
+            apr_uint32_t old = pr->worker->s->status;
+            pr->worker->s->status = old & ~RL_WORKER_IN_ERROR;
+            rl_log_rerror(RL_LOG_NOTICE, 0, r, "backend %s is back",
+                          pr->worker->name);
+            rl_proxy_run_member_state_changed(pr->worker, old,
+                                              pr->worker->s->status, "passive",
+                                              "answered again");
+        }
+        rl_proxy_run_post_request(r, pr->worker, RL_PROXY_OK);
+    }
+}
+
+static apr_status_t proxy_req_cleanup(void *v)
+{
+    proxy_req_t *pr = v;
+
+    if (pr->counted) {
+        apr_atomic_dec32(&pr->worker->s->busy);
+    }
+    /* the request ends early (client gone): never pool a half-used
+     * connection */
+    if (pr->bc != NULL) {
+        proxy_conn_close(pr->bc);
+        pr->bc = NULL;
+    }
+    free(pr->in);
+    pr->in = NULL;
+    return APR_SUCCESS;
+}
+
+/* Relays body bytes already in pr->in to the client. */
+static int relay_buffered(rl_request_t *r, proxy_req_t *pr, int *done)
+{
+    *done = 0;
+    while (pr->in_pos < pr->in_len) {
+        const char *data;
+        apr_size_t avail = pr->in_len - pr->in_pos, n = 0, consumed;
+
+        if (pr->resp_kind == RL_BODY_LENGTH) {
+            n = (apr_off_t)avail < pr->resp_left ? avail
+                                                 : (apr_size_t)pr->resp_left;
+            data = pr->in + pr->in_pos;
+            pr->in_pos += n;
+            pr->resp_left -= (apr_off_t)n;
+        } else if (pr->resp_kind == RL_BODY_CHUNKED) {
+            int rc = rl_http_chunked_next(&pr->chunk, pr->in + pr->in_pos,
+                                          avail, 8192, &consumed, &data, &n);
+            pr->in_pos += consumed;
+            if (rc == RL_HTTP_DONE) {
+                *done = 1;
+                return RL_OK;
+            }
+            if (rc > 0) {
+                rl_log_rerror(RL_LOG_ERR, 0, r,
+                              "backend %s sent a malformed chunked body",
+                              pr->worker->name);
+                return 502;
+            }
+            if (rc == RL_HTTP_AGAIN && n == 0) {
+                break;
+            }
+        } else {
+            data = pr->in + pr->in_pos;
+            n = avail;
+            pr->in_pos += n;
+        }
+        if (n > 0 && rl_rwrite(r, data, n) != APR_SUCCESS) {
+            return RL_DONE; /* client gone */
+        }
+        if (pr->resp_kind == RL_BODY_LENGTH && pr->resp_left == 0) {
+            *done = 1;
+            return RL_OK;
+        }
+    }
+    if (pr->resp_kind == RL_BODY_LENGTH && pr->resp_left == 0) {
+        *done = 1;
+    }
+    return RL_OK;
+}
+
+/* The state machine; returns like a handler. */
+static int proxy_step(rl_request_t *r, proxy_req_t *pr)
+{
+    int rc, failed, err;
+    socklen_t el;
+    apr_status_t rv;
+
+    for (;;) {
+        switch (pr->state) {
+        case PS_CONNECT:
+            if (rl_request_timed_out(r)) {
+                return connect_failed(r, pr, 0);
+            }
+            err = 0;
+            el = sizeof(err);
+            if (getsockopt(pr->bc->fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0) {
+                err = errno;
+            }
+            if (err == EINPROGRESS || err == EALREADY) {
+                return rl_request_watch(r, pr->bc->fd, RL_WANT_WRITE,
+                                        pr->started + pr->timeout,
+                                        proxy_resume);
+            }
+            if (err != 0) {
+                return connect_failed(r, pr, err);
+            }
+            pr->connected = apr_time_now();
+            pr->state = PS_SEND_HEAD;
+            break;
+
+        case PS_SEND_HEAD:
+        case PS_SEND_BODY:
+            if (rl_request_timed_out(r)) {
+                rl_log_rerror(RL_LOG_ERR, 0, r,
+                              "backend %s took no request data for %ld s",
+                              pr->worker->name,
+                              (long)apr_time_sec(pr->timeout));
+                drop_backend(pr);
+                rl_proxy_run_post_request(r, pr->worker, RL_PROXY_TIMEOUT);
+                return 504;
+            }
+            rc = send_out(r, pr, &failed);
+            if (rc == RL_SUSPENDED) {
+                return rc;
+            }
+            if (failed) {
+                if (can_retry(pr)) {
+                    drop_backend(pr);
+                    build_head(r, pr);
+                    rc = start_attempt(r, pr);
+                    if (rc != RL_OK) {
+                        return rc;
+                    }
+                    break;
+                }
+                rl_log_rerror(RL_LOG_ERR, APR_FROM_OS_ERROR(failed), r,
+                              "sending the request to backend %s failed",
+                              pr->worker->name);
+                proxy_worker_mark_error(pr->worker, "send failed");
+                drop_backend(pr);
+                rl_proxy_run_post_request(r, pr->worker, RL_PROXY_BAD_RESPONSE);
+                return 502;
+            }
+            if (r->body_kind == RL_BODY_NONE || pr->body_eof) {
+                pr->state = PS_READ_HEAD;
+                break;
+            }
+            pr->state = PS_SEND_BODY;
+            rc = next_body_piece(r, pr);
+            if (rc != RL_OK) {
+                return rc;
+            }
+            break;
+
+        case PS_READ_HEAD: {
+            rl_http_limits_t lim = {8192, 8192, 100};
+            rl_http_response_t h;
+            apr_size_t head_len = 0;
+            const char *why = NULL;
+
+            if (rl_request_timed_out(r)) {
+                rl_log_rerror(
+                    RL_LOG_ERR, 0, r, "backend %s did not answer within %ld s",
+                    pr->worker->name, (long)apr_time_sec(pr->timeout));
+                drop_backend(pr);
+                rl_proxy_run_post_request(r, pr->worker, RL_PROXY_TIMEOUT);
+                return 504;
+            }
+            rc = pr->in_len > pr->in_pos
+                     ? rl_http_head_end(pr->in + pr->in_pos,
+                                        pr->in_len - pr->in_pos, &pr->scan,
+                                        &lim, &head_len)
+                     : RL_HTTP_AGAIN;
+            if (rc == RL_HTTP_AGAIN) {
+                rv = backend_read(pr);
+                if (rv == APR_SUCCESS) {
+                    continue;
+                }
+                if (APR_STATUS_IS_EAGAIN(rv)) {
+                    return rl_request_watch(r, pr->bc->fd, RL_WANT_READ,
+                                            apr_time_now() + pr->timeout,
+                                            proxy_resume);
+                }
+                if (can_retry(pr)) {
+                    drop_backend(pr);
+                    build_head(r, pr);
+                    rc = start_attempt(r, pr);
+                    if (rc != RL_OK) {
+                        return rc;
+                    }
+                    break;
+                }
+                rl_log_rerror(RL_LOG_ERR, rv == APR_EOF ? 0 : rv, r,
+                              "backend %s closed the connection before "
+                              "answering",
+                              pr->worker->name);
+                drop_backend(pr);
+                rl_proxy_run_post_request(r, pr->worker, RL_PROXY_BAD_RESPONSE);
+                return 502;
+            }
+            if (rc == RL_HTTP_OK) {
+                rc = rl_http_parse_response(r->pool, pr->in + pr->in_pos,
+                                            head_len, &lim, &h, &why);
+            } else {
+                why = "malformed response head";
+            }
+            if (rc != RL_HTTP_OK) {
+                rl_log_rerror(RL_LOG_ERR, 0, r, "backend %s: %s",
+                              pr->worker->name, why);
+                drop_backend(pr);
+                rl_proxy_run_post_request(r, pr->worker, RL_PROXY_BAD_RESPONSE);
+                return 502;
+            }
+            pr->in_pos += head_len;
+            pr->scan = 0;
+            if (h.status < 200) {
+                if (h.status == 101) {
+                    rl_log_rerror(RL_LOG_ERR, 0, r,
+                                  "backend %s switched protocols, which is "
+                                  "not relayed yet",
+                                  pr->worker->name);
+                    drop_backend(pr);
+                    return 502;
+                }
+                continue; /* 100, 102, 103: the final response follows */
+            }
+            rc = take_response_head(r, pr, &h);
+            if (rc != RL_OK) {
+                drop_backend(pr);
+                rl_proxy_run_post_request(r, pr->worker, RL_PROXY_BAD_RESPONSE);
+                return rc;
+            }
+            if (proxy_server_conf(r->server)->error_override == 1 &&
+                r->status >= 400) {
+                int status = r->status;
+                apr_table_clear(r->headers_out);
+                finish_exchange(r, pr, 0);
+                return status;
+            }
+            pr->state = PS_RELAY;
+            if (pr->resp_kind == RL_BODY_NONE) {
+                finish_exchange(r, pr, 1);
+                return RL_OK;
+            }
+            break;
+        }
+
+        case PS_RELAY: {
+            int done;
+
+            if (rl_request_timed_out(r)) {
+                rl_log_rerror(RL_LOG_ERR, 0, r,
+                              "backend %s stalled mid-response for %ld s",
+                              pr->worker->name,
+                              (long)apr_time_sec(pr->timeout));
+                drop_backend(pr);
+                rl_proxy_run_post_request(r, pr->worker, RL_PROXY_TIMEOUT);
+                return 504; /* head sent: the core cuts the connection */
+            }
+            rc = relay_buffered(r, pr, &done);
+            if (rc != RL_OK) {
+                drop_backend(pr);
+                return rc;
+            }
+            if (done) {
+                finish_exchange(r, pr, 1);
+                return RL_OK;
+            }
+            if (rl_output_congested(r)) {
+                rl_request_suspend(r, proxy_resume);
+                return RL_SUSPENDED;
+            }
+            rv = backend_read(pr);
+            if (rv == APR_SUCCESS) {
+                continue;
+            }
+            if (APR_STATUS_IS_EAGAIN(rv)) {
+                return rl_request_watch(r, pr->bc->fd, RL_WANT_READ,
+                                        apr_time_now() + pr->timeout,
+                                        proxy_resume);
+            }
+            if (rv == APR_EOF && pr->resp_kind == RL_BODY_UNTIL_CLOSE) {
+                finish_exchange(r, pr, 1);
+                return RL_OK;
+            }
+            /* Cut mid-body: the client must see a cut too, never a short
+             * body passed as complete. */
+            rl_log_rerror(RL_LOG_ERR, rv == APR_EOF ? 0 : rv, r,
+                          "backend %s closed the connection mid-response",
+                          pr->worker->name);
+            drop_backend(pr);
+            rl_proxy_run_post_request(r, pr->worker, RL_PROXY_BAD_RESPONSE);
+            return 502;
+        }
+        }
+    }
+}
+
+static int proxy_resume(rl_request_t *r)
+{
+    proxy_req_t *pr = rl_get_module_config(r->request_config, &proxy_module);
+
+    return proxy_step(r, pr);
+}
+
+int proxy_http_handler(rl_request_t *r)
+{
+    proxy_route_t *route;
+    proxy_req_t *pr;
+    rl_proxy_worker_t *worker;
+    char *url;
+    int rc;
+
+    if (r->handler == NULL || strcmp(r->handler, "proxy-server") != 0) {
+        return RL_DECLINED;
+    }
+    route = rl_get_module_config(r->request_config, &proxy_module);
+    if (route == NULL) {
+        return RL_DECLINED;
+    }
+    worker = route->worker;
+    url = (char *)route->path;
+    if (worker == NULL) {
+        /* balancer://name/...: a balancer module picks the member */
+        rc = rl_proxy_run_pre_request(r, route->target, &worker, &url);
+        if (rc == RL_DECLINED || (rc == RL_OK && worker == NULL)) {
+            rl_log_rerror(RL_LOG_ERR, 0, r,
+                          "no module takes %s (is mod_balancer loaded?)",
+                          route->target);
+            return 500;
+        }
+        if (rc != RL_OK) {
+            return rc;
+        }
+    }
+    pr = apr_pcalloc(r->pool, sizeof(*pr));
+    pr->worker = worker;
+    pr->path = url;
+    pr->started = apr_time_now();
+    pr->timeout = worker_timeout(r, worker);
+    apr_table_setn(r->subprocess_env, "BALANCER_WORKER_NAME", worker->name);
+    rl_set_module_config(r->request_config, &proxy_module, pr);
+    apr_pool_cleanup_register(r->pool, pr, proxy_req_cleanup,
+                              apr_pool_cleanup_null);
+    if (!rl_proxy_worker_usable(worker, pr->started)) {
+        rl_log_rerror(RL_LOG_INFO, 0, r,
+                      "backend %s is in error state; retrying it in %ld s",
+                      worker->name,
+                      (long)apr_time_sec(worker->s->error_time + worker->retry -
+                                         pr->started));
+        apr_table_setn(
+            r->err_headers_out, "Retry-After",
+            apr_ltoa(r->pool, (long)apr_time_sec(worker->retry) + 1));
+        return 503;
+    }
+    apr_atomic_inc32(&worker->s->busy);
+    pr->counted = 1;
+    worker->s->requests++;
+    build_head(r, pr);
+    rc = start_attempt(r, pr);
+    if (rc != RL_OK) {
+        return rc;
+    }
+    return proxy_step(r, pr);
+}

@@ -1,0 +1,96 @@
+/*
+ * proxy_pool.c: keep-alive connections to backends, kept per thread.
+ *
+ * Under the event MPM a thread is an event loop, and a connection belongs
+ * to the loop that uses it, so the pool needs no lock: 1000 sequential
+ * requests through one thread reuse one backend connection.  A pooled
+ * connection is checked before reuse (the backend may have closed it
+ * while it sat idle) and dropped after ttl= seconds idle.  max= caps the
+ * connections one child opens to a backend (all threads together).
+ */
+#include "proxy_private.h"
+
+#include <apr_atomic.h>
+#include <errno.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define POOL_MAX_WORKERS 4096
+
+/* Idle connections of this thread, one list per worker index. */
+static __thread proxy_conn_t **idle_lists;
+/* Connections open per worker in this child (all threads). */
+static volatile apr_uint32_t open_count[POOL_MAX_WORKERS];
+
+/* True when an idle connection is still usable: no EOF and no stray
+ * bytes waiting (a stray byte would be read as the next response). */
+static int still_alive(int fd)
+{
+    char b;
+    ssize_t n = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+void proxy_conn_close(proxy_conn_t *bc)
+{
+    if (bc->worker->index >= 0 && bc->worker->index < POOL_MAX_WORKERS) {
+        apr_atomic_dec32(&open_count[bc->worker->index]);
+    }
+    close(bc->fd);
+    free(bc);
+}
+
+proxy_conn_t *proxy_pool_get(rl_proxy_worker_t *w)
+{
+    apr_time_t now = apr_time_now();
+    proxy_conn_t *bc;
+
+    if (idle_lists == NULL || w->index < 0 || w->index >= POOL_MAX_WORKERS) {
+        return NULL;
+    }
+    while ((bc = idle_lists[w->index]) != NULL) {
+        idle_lists[w->index] = bc->next;
+        bc->next = NULL;
+        if ((w->ttl > 0 && now - bc->idle_since > w->ttl) ||
+            !still_alive(bc->fd)) {
+            proxy_conn_close(bc);
+            continue;
+        }
+        return bc;
+    }
+    return NULL;
+}
+
+void proxy_pool_put(proxy_conn_t *bc)
+{
+    rl_proxy_worker_t *w = bc->worker;
+
+    if (w->index < 0 || w->index >= POOL_MAX_WORKERS) {
+        proxy_conn_close(bc);
+        return;
+    }
+    if (idle_lists == NULL) {
+        idle_lists = calloc(POOL_MAX_WORKERS, sizeof(*idle_lists));
+        if (idle_lists == NULL) {
+            proxy_conn_close(bc);
+            return;
+        }
+    }
+    bc->idle_since = apr_time_now();
+    bc->next = idle_lists[w->index];
+    idle_lists[w->index] = bc;
+}
+
+int proxy_pool_can_open(rl_proxy_worker_t *w)
+{
+    return w->max <= 0 || w->index < 0 || w->index >= POOL_MAX_WORKERS ||
+           apr_atomic_read32(&open_count[w->index]) < (apr_uint32_t)w->max;
+}
+
+void proxy_pool_opened(rl_proxy_worker_t *w)
+{
+    if (w->index >= 0 && w->index < POOL_MAX_WORKERS) {
+        apr_atomic_inc32(&open_count[w->index]);
+    }
+}

@@ -1,0 +1,80 @@
+/*
+ * proxy_private.h: what the files of mod_proxy share (never installed;
+ * the public part is include/rl_proxy.h).
+ */
+#ifndef PROXY_PRIVATE_H
+#define PROXY_PRIVATE_H
+
+#include "rl_proxy.h"
+
+#include <apr_strings.h>
+#include <pcre2.h>
+
+extern RL_DECLARE_DATA rl_module_t proxy_module;
+
+/** One ProxyPass / ProxyPassMatch rule. */
+typedef struct proxy_alias_t {
+    const char *fake;          /* path prefix, or the regex as written */
+    pcre2_code *regex;         /* ProxyPassMatch */
+    const char *real;          /* target URL, "!" for an exclusion */
+    const char *real_path;     /* path part of the target URL */
+    rl_proxy_worker_t *worker; /* NULL for "!" and balancer:// */
+    const char *file;
+    unsigned line;
+} proxy_alias_t;
+
+/** One ProxyPassReverse rule. */
+typedef struct proxy_reverse_t {
+    const char *fake; /* local path prefix */
+    const char *real; /* backend URL prefix as it appears in headers */
+} proxy_reverse_t;
+
+/** Per-server settings. */
+typedef struct proxy_server_conf_t {
+    apr_array_header_t *aliases; /* proxy_alias_t */
+    apr_array_header_t *reverse; /* proxy_reverse_t */
+    int preserve_host;           /* ProxyPreserveHost, -1 unset */
+    int add_headers;             /* ProxyAddHeaders, -1 unset */
+    int via;                     /* ProxyVia: 0 off, 1 on, 2 full, 3 block */
+    int error_override;          /* ProxyErrorOverride, -1 unset */
+    apr_interval_time_t timeout; /* ProxyTimeout, -1 unset */
+} proxy_server_conf_t;
+
+/** Where translate_name routed a request (in r->request_config until the
+ * handler replaces it with its own state). */
+typedef struct proxy_route_t {
+    const char *target;        /* the full target URL */
+    const char *path;          /* path and query for the backend */
+    rl_proxy_worker_t *worker; /* NULL for balancer:// targets */
+} proxy_route_t;
+
+/** A connection to a backend. */
+typedef struct proxy_conn_t {
+    int fd;
+    rl_proxy_worker_t *worker;
+    apr_time_t idle_since; /* when it went back to the pool */
+    apr_time_t created;
+    unsigned requests; /* requests sent on it */
+    struct proxy_conn_t *next;
+} proxy_conn_t;
+
+/* proxy_worker.c */
+apr_array_header_t *proxy_workers(void);
+void proxy_workers_reset(apr_pool_t *p);
+apr_status_t proxy_workers_attach_shm(apr_pool_t *p, rl_server_t *s);
+void proxy_worker_mark_error(rl_proxy_worker_t *w, const char *why);
+
+/* proxy_pool.c */
+proxy_conn_t *proxy_pool_get(rl_proxy_worker_t *w);
+void proxy_pool_put(proxy_conn_t *bc);
+void proxy_conn_close(proxy_conn_t *bc);
+int proxy_pool_can_open(rl_proxy_worker_t *w);
+void proxy_pool_opened(rl_proxy_worker_t *w);
+
+/* proxy_http.c */
+int proxy_http_handler(rl_request_t *r);
+
+/* mod_proxy.c */
+proxy_server_conf_t *proxy_server_conf(const rl_server_t *s);
+
+#endif
