@@ -348,6 +348,20 @@ rl_request_watch(rl_request_t *r, int fd, int events, apr_time_t deadline,
 RL_DECLARE(int) rl_request_timed_out(const rl_request_t *r);
 
 /**
+ * Turns the connection into a two-way byte tunnel with `fd` (after an
+ * upgrade, e.g. WebSocket): sends the response head with status 101,
+ * r->headers_out (Upgrade: …) and "Connection: Upgrade", then relays bytes
+ * both ways, passing half-closes on, until both directions are closed or
+ * nothing moved for `idle` (0: Timeout).  `pending` holds bytes already
+ * read from `fd` that belong to the client.  The core owns `fd` from here
+ * and closes it.  The handler returns what this returns (RL_DONE).
+ * @since API 20261127.0
+ */
+RL_DECLARE(int)
+rl_request_tunnel(rl_request_t *r, int fd, const char *pending, apr_size_t n,
+                  apr_interval_time_t idle);
+
+/**
  * Runs the per-location lookup again for r->uri (after a module changed
  * it) and stores the merged blocks in r->per_dir_config.
  */

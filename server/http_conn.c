@@ -119,6 +119,7 @@ RL_DECLARE(void) rl_conn_close(rl_conn_t *c)
     free_in(cs);
     free(cs->out);
     cs->out = NULL;
+    rl_tunnel_close(cs);
     close(c->fd);
     apr_pool_destroy(c->pool);
 }
@@ -241,7 +242,10 @@ RL_DECLARE(void) rl_conn_watched(const rl_conn_t *c, int *fd, int *events)
 {
     const conn_state_t *cs = CONN_STATE(c);
 
-    if (cs->r != NULL && cs->wait == WAIT_FD) {
+    if (cs->phase == PH_TUNNEL) {
+        *fd = cs->tunnel->want_other ? cs->tunnel->fd : -1;
+        *events = cs->tunnel->want_other;
+    } else if (cs->r != NULL && cs->wait == WAIT_FD) {
         *fd = REQ_STATE(cs->r)->watch_fd;
         *events = REQ_STATE(cs->r)->watch_events;
     } else {
@@ -252,13 +256,23 @@ RL_DECLARE(void) rl_conn_watched(const rl_conn_t *c, int *fd, int *events)
 
 apr_status_t rl_conn_wait_io(rl_conn_t *c, int events, apr_time_t deadline)
 {
-    struct pollfd pfd;
+    struct pollfd pfd[2];
+    const conn_state_t *cs = CONN_STATE(c);
+    nfds_t n = 1;
 
-    pfd.fd = c->fd;
+    pfd[0].fd = c->fd;
     if (events == RL_WANT_OTHER) {
-        rl_conn_watched(c, &pfd.fd, &events);
+        rl_conn_watched(c, &pfd[0].fd, &events);
     }
-    pfd.events = events == RL_WANT_WRITE ? POLLOUT : POLLIN;
+    pfd[0].events = (events & RL_WANT_READ ? POLLIN : 0) |
+                    (events & RL_WANT_WRITE ? POLLOUT : 0);
+    if (cs->phase == PH_TUNNEL && cs->tunnel->want_client) {
+        /* a tunnel waits on both sockets at once */
+        pfd[n].fd = c->fd;
+        pfd[n].events = (cs->tunnel->want_client & RL_WANT_READ ? POLLIN : 0) |
+                        (cs->tunnel->want_client & RL_WANT_WRITE ? POLLOUT : 0);
+        n++;
+    }
     for (;;) {
         apr_time_t now = apr_time_now();
         int ms, rc;
@@ -273,7 +287,7 @@ apr_status_t rl_conn_wait_io(rl_conn_t *c, int events, apr_time_t deadline)
         if (ms > 500) {
             ms = 500;
         }
-        rc = poll(&pfd, 1, ms);
+        rc = poll(pfd, n, ms);
         if (rc > 0) {
             return APR_SUCCESS;
         }
@@ -359,6 +373,8 @@ static apr_time_t conn_deadline(rl_conn_t *c)
         return cs->last_io + s->timeout;
     case PH_FLUSH:
         return cs->last_io + s->timeout;
+    case PH_TUNNEL:
+        return cs->last_io + cs->tunnel->idle;
     default:
         return cs->linger_until;
     }
@@ -650,7 +666,7 @@ static int after_handler(rl_conn_t *c, rl_request_t *r, int rc)
     rl_request_finish_hooks(r);
     cs->r = NULL;
     apr_pool_destroy(r->pool);
-    cs->phase = PH_FLUSH;
+    cs->phase = cs->tunnel != NULL ? PH_TUNNEL : PH_FLUSH;
     return STEP_CONTINUE;
 }
 
@@ -849,6 +865,9 @@ RL_DECLARE(int) rl_conn_run(rl_conn_t *c, int timed_out, apr_time_t *deadline)
             break;
         case PH_FLUSH:
             rc = step_flush(c, timed_out);
+            break;
+        case PH_TUNNEL:
+            rc = rl_tunnel_step(c, timed_out);
             break;
         default:
             rc = step_linger(c, timed_out);

@@ -13,7 +13,8 @@ enum conn_phase {
     PH_READ_HEAD = 0, /* waiting for (the rest of) a request head */
     PH_HANDLER,       /* a suspended handler waits (see conn_wait) */
     PH_FLUSH,         /* the response is complete; sending what is left */
-    PH_LINGER         /* write side shut; draining input before close */
+    PH_LINGER,        /* write side shut; draining input before close */
+    PH_TUNNEL         /* relaying raw bytes with another socket (101) */
 };
 
 /* What a suspended handler waits for. */
@@ -27,6 +28,22 @@ enum conn_wait { WAIT_NONE = 0, WAIT_BODY, WAIT_DRAIN, WAIT_TIMER, WAIT_FD };
  * response gets a Content-Length instead of chunked coding. */
 #define PENDING_BODY_MAX (16 * 1024)
 #define IN_BUF_INITIAL 8192
+
+/* A two-way byte relay between the client and another socket, after a
+ * 101 Switching Protocols (http_tunnel.c). */
+typedef struct tunnel_t {
+    int fd;                   /* the other side (a backend), owned */
+    apr_interval_time_t idle; /* end after this long without traffic */
+    char c2o[16384];          /* client -> other */
+    apr_size_t c2o_len, c2o_pos;
+    char o2c[16384]; /* other -> client */
+    apr_size_t o2c_len, o2c_pos;
+    int client_eof, other_eof; /* that side sent FIN */
+    int other_shut;            /* we sent FIN to the other side */
+    int client_shut;           /* we sent FIN to the client */
+    int want_other;            /* RL_WANT_READ|WRITE bits for fd */
+    int want_client;           /* RL_WANT_READ|WRITE bits for the client */
+} tunnel_t;
 
 typedef struct conn_state_t {
     char *in; /* input buffer (malloc), NULL when idle */
@@ -47,6 +64,7 @@ typedef struct conn_state_t {
     apr_time_t last_io;      /* last progress (for Timeout) */
     apr_time_t linger_until;
     apr_allocator_t *alloc;
+    tunnel_t *tunnel; /* set by rl_request_tunnel() */
 } conn_state_t;
 
 typedef struct req_state_t {
@@ -78,6 +96,10 @@ apr_status_t rl_conn_flush(rl_conn_t *c);
 apr_status_t rl_conn_wait_io(rl_conn_t *c, int events, apr_time_t deadline);
 void rl_conn_out_append(rl_conn_t *c, const void *data, apr_size_t len);
 apr_time_t rl_conn_body_deadline(rl_request_t *r);
+
+/* http_tunnel.c */
+int rl_tunnel_step(rl_conn_t *c, int timed_out);
+void rl_tunnel_close(conn_state_t *cs);
 
 /* http_response.c */
 void rl_response_send_head(rl_request_t *r);

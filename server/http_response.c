@@ -188,7 +188,10 @@ void rl_response_send_head(rl_request_t *r)
     } else if (rs->chunked) {
         hb_field(&hb, "Transfer-Encoding", "chunked");
     }
-    if (!ka) {
+    if (r->status == 101) {
+        /* the connection becomes a tunnel (rl_request_tunnel) */
+        hb_field(&hb, "Connection", "Upgrade");
+    } else if (!ka) {
         hb_field(&hb, "Connection", "close");
     } else if (r->proto_num < 1001) {
         hb_field(&hb, "Connection", "keep-alive");

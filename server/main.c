@@ -266,8 +266,7 @@ int main(int argc, const char *const *argv)
     umask(022);
 
     apr_getopt_init(&opt, pglobal, argc, argv);
-    while (apr_getopt(opt, "f:d:D:k:tvVMSh", &c, &optarg) ==
-           APR_SUCCESS) {
+    while (apr_getopt(opt, "f:d:D:k:tvVMSh", &c, &optarg) == APR_SUCCESS) {
         switch (c) {
         case 'f':
             rl_proc.config_file = apr_pstrdup(pglobal, optarg);

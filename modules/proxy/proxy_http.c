@@ -58,6 +58,7 @@ typedef struct proxy_req_t {
     int resp_close; /* the backend will close after this response */
     int got_response_byte;
     int counted; /* counted in the worker's busy */
+    int upgrade; /* asked the backend to switch protocols */
     apr_time_t started, connected, first_byte;
     apr_interval_time_t timeout;
     char body[PROXY_BUF];
@@ -208,8 +209,19 @@ static void build_head(rl_request_t *r, proxy_req_t *pr)
         ADD(apr_psprintf(r->pool, "Content-Length: %" APR_OFF_T_FMT "\r\n",
                          r->remaining));
     }
-    ADD(pr->worker->enable_reuse ? "Connection: keep-alive\r\n\r\n"
-                                 : "Connection: close\r\n\r\n");
+    pr->upgrade = 0;
+    if (pr->worker->upgrade_websocket && h.conn != NULL &&
+        listed_in_connection(h.conn, "upgrade")) {
+        const char *up = apr_table_get(r->headers_in, "Upgrade");
+        if (up != NULL && strcasecmp(up, "websocket") == 0) {
+            pr->upgrade = 1;
+            ADD("Upgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
+        }
+    }
+    if (!pr->upgrade) {
+        ADD(pr->worker->enable_reuse ? "Connection: keep-alive\r\n\r\n"
+                                     : "Connection: close\r\n\r\n");
+    }
 #undef ADD
     head = apr_array_pstrcat(r->pool, parts, 0);
     len = strlen(head);
@@ -548,11 +560,39 @@ static int take_response_head(rl_request_t *r, proxy_req_t *pr,
     return RL_OK;
 }
 
+/* The log's view of the exchange (docs/log.md lists these notes). */
+static void finish_exchange_notes(rl_request_t *r, proxy_req_t *pr)
+{
+    apr_table_setn(r->notes, "proxy-attempts", apr_itoa(r->pool, pr->attempts));
+    if (pr->connected) {
+        apr_table_setn(r->notes, "proxy-connect-us",
+                       apr_off_t_toa(r->pool, pr->connected - pr->started));
+    }
+    if (pr->first_byte) {
+        apr_table_setn(r->notes, "proxy-response-us",
+                       apr_off_t_toa(r->pool, pr->first_byte - pr->started));
+    }
+}
+
+
+/* A backend in error answered: it takes traffic again. */
+static void proxy_worker_recovered(rl_request_t *r, rl_proxy_worker_t *w)
+{
+    apr_uint32_t old = w->s->status;
+
+    if (old & RL_WORKER_IN_ERROR) {
+        w->s->status = old & ~RL_WORKER_IN_ERROR;
+        rl_log_rerror(RL_LOG_NOTICE, 0, r, "backend %s is back", w->name);
+        rl_proxy_run_member_state_changed(w, old, w->s->status, "passive",
+                                          "answered again");
+    }
+}
+
+
 /* The exchange is over: the connection goes back to the pool when the
  * backend allows it, and the log gets its fields. */
 static void finish_exchange(rl_request_t *r, proxy_req_t *pr, int ok)
 {
-    apr_time_t now = apr_time_now();
 
     if (pr->bc != NULL) {
         if (ok && !pr->resp_close && pr->worker->enable_reuse &&
@@ -566,26 +606,9 @@ static void finish_exchange(rl_request_t *r, proxy_req_t *pr, int ok)
     }
     free(pr->in);
     pr->in = NULL;
-    apr_table_setn(r->notes, "proxy-attempts", apr_itoa(r->pool, pr->attempts));
-    if (pr->connected) {
-        apr_table_setn(r->notes, "proxy-connect-us",
-                       apr_off_t_toa(r->pool, pr->connected - pr->started));
-    }
-    if (pr->first_byte) {
-        apr_table_setn(r->notes, "proxy-response-us",
-                       apr_off_t_toa(r->pool, pr->first_byte - pr->started));
-    }
-    (void)now;
+    finish_exchange_notes(r, pr);
     if (ok) {
-        if (pr->worker->s->status & RL_WORKER_IN_ERROR) {
-            apr_uint32_t old = pr->worker->s->status;
-            pr->worker->s->status = old & ~RL_WORKER_IN_ERROR;
-            rl_log_rerror(RL_LOG_NOTICE, 0, r, "backend %s is back",
-                          pr->worker->name);
-            rl_proxy_run_member_state_changed(pr->worker, old,
-                                              pr->worker->s->status, "passive",
-                                              "answered again");
-        }
+        proxy_worker_recovered(r, pr->worker);
         rl_proxy_run_post_request(r, pr->worker, RL_PROXY_OK);
     }
 }
@@ -657,6 +680,43 @@ static int relay_buffered(rl_request_t *r, proxy_req_t *pr, int *done)
     }
     return RL_OK;
 }
+
+/* 101 from the backend: hand both sockets to the core's tunnel. */
+static int start_tunnel(rl_request_t *r, proxy_req_t *pr,
+                        const rl_http_response_t *h)
+{
+    const char *up = NULL;
+    int i, fd;
+
+    for (i = 0; i < h->nfields; i++) {
+        if (strcasecmp(h->fields[i].name, "Upgrade") == 0) {
+            up = h->fields[i].value;
+        }
+    }
+    if (!pr->upgrade || up == NULL || strcasecmp(up, "websocket") != 0) {
+        rl_log_rerror(RL_LOG_ERR, 0, r,
+                      "backend %s switched protocols without being asked",
+                      pr->worker->name);
+        drop_backend(pr);
+        rl_proxy_run_post_request(r, pr->worker, RL_PROXY_BAD_RESPONSE);
+        return 502;
+    }
+    for (i = 0; i < h->nfields; i++) {
+        const char *name = h->fields[i].name;
+        if (!is_hop_by_hop(name) && strcasecmp(name, "Server") != 0 &&
+            strcasecmp(name, "Content-Length") != 0) {
+            apr_table_addn(r->headers_out, name, h->fields[i].value);
+        }
+    }
+    apr_table_setn(r->headers_out, "Upgrade", "websocket");
+    finish_exchange_notes(r, pr);
+    rl_proxy_run_post_request(r, pr->worker, RL_PROXY_OK);
+    fd = proxy_conn_detach(pr->bc);
+    pr->bc = NULL;
+    return rl_request_tunnel(r, fd, pr->in + pr->in_pos,
+                             pr->in_len - pr->in_pos, pr->timeout);
+}
+
 
 /* The state machine; returns like a handler. */
 static int proxy_step(rl_request_t *r, proxy_req_t *pr)
@@ -795,12 +855,7 @@ static int proxy_step(rl_request_t *r, proxy_req_t *pr)
             pr->scan = 0;
             if (h.status < 200) {
                 if (h.status == 101) {
-                    rl_log_rerror(RL_LOG_ERR, 0, r,
-                                  "backend %s switched protocols, which is "
-                                  "not relayed yet",
-                                  pr->worker->name);
-                    drop_backend(pr);
-                    return 502;
+                    return start_tunnel(r, pr, &h);
                 }
                 continue; /* 100, 102, 103: the final response follows */
             }

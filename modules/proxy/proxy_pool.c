@@ -41,6 +41,18 @@ void proxy_conn_close(proxy_conn_t *bc)
     free(bc);
 }
 
+int proxy_conn_detach(proxy_conn_t *bc)
+{
+    int fd = bc->fd;
+
+    if (bc->worker->index >= 0 && bc->worker->index < POOL_MAX_WORKERS) {
+        apr_atomic_dec32(&open_count[bc->worker->index]);
+    }
+    free(bc);
+    return fd;
+}
+
+
 proxy_conn_t *proxy_pool_get(rl_proxy_worker_t *w)
 {
     apr_time_t now = apr_time_now();

@@ -68,6 +68,8 @@ void proxy_worker_mark_error(rl_proxy_worker_t *w, const char *why);
 proxy_conn_t *proxy_pool_get(rl_proxy_worker_t *w);
 void proxy_pool_put(proxy_conn_t *bc);
 void proxy_conn_close(proxy_conn_t *bc);
+/* Gives up the descriptor (to the core's tunnel) and frees the rest. */
+int proxy_conn_detach(proxy_conn_t *bc);
 int proxy_pool_can_open(rl_proxy_worker_t *w);
 void proxy_pool_opened(rl_proxy_worker_t *w);
 

@@ -90,14 +90,14 @@ static void ev_arm_watch(ev_loop_t *lp, ev_conn_t *ev)
     int fd, events;
 
     rl_conn_watched(ev->c, &fd, &events);
-    if (fd < 0) {
+    if (fd < 0 || events == 0) {
         return;
     }
     ev->watch.kind = EV_WATCH;
     ev->watch.owner = ev;
     ev->watch.fd = fd;
-    e.events = (events == RL_WANT_WRITE ? EPOLLOUT : EPOLLIN | EPOLLRDHUP) |
-               EPOLLONESHOT;
+    e.events = (events & RL_WANT_READ ? EPOLLIN | EPOLLRDHUP : 0) |
+               (events & RL_WANT_WRITE ? EPOLLOUT : 0) | EPOLLONESHOT;
     e.data.ptr = &ev->watch;
     if (epoll_ctl(lp->epfd, EPOLL_CTL_MOD, fd, &e) != 0 &&
         epoll_ctl(lp->epfd, EPOLL_CTL_ADD, fd, &e) != 0) {
@@ -275,7 +275,9 @@ static void *ev_thread(void *arg)
                 int ready = (e & (EPOLLERR | EPOLLHUP)) ||
                             (ev->want == RL_WANT_READ &&
                              (e & (EPOLLIN | EPOLLRDHUP))) ||
-                            (ev->want == RL_WANT_WRITE && (e & EPOLLOUT));
+                            (ev->want == RL_WANT_WRITE && (e & EPOLLOUT)) ||
+                            /* a tunnel also waits on its client side */
+                            ev->want == RL_WANT_OTHER;
                 if (ready) {
                     ev_drive(lp, ev, 0);
                 }
