@@ -5,6 +5,8 @@
  */
 #include "core.h"
 
+#include <unistd.h>
+
 static void reset_generation_state(apr_pool_t *pconf)
 {
     int i;
@@ -47,17 +49,18 @@ int rl_config_load(apr_pool_t *pconf, apr_pool_t *ptemp)
     rl_proc.main_server = rl_config_new_server(pconf, 0);
     rl_proc.main_server->defn_file = rl_proc.config_file;
     conf = rl_server_root_relative(ptemp, rl_proc.config_file);
-    rl_config_read_file(pconf, ptemp, conf, &tree);
-    if (rl_proc.config_errors) {
-        return rl_proc.config_errors;
+    if (rl_config_read_file(pconf, ptemp, conf, &tree) > 0 && tree == NULL &&
+        rl_proc.config_errors > 0 && access(conf, R_OK) != 0) {
+        return rl_proc.config_errors; /* no file: nothing to check further */
     }
-    rl_config_process(pconf, ptemp, tree, 1);
+    /* Errors met while reading (a LoadModule, a section) do not stop the
+     * walk: one run reports every error it can. */
     apr_hook_sort_all();
     if (rl_run_pre_config(pconf, rl_proc.plog, ptemp) != RL_OK) {
         fprintf(stderr, "relaisd: pre-configuration failed\n");
         return rl_proc.config_errors + 1;
     }
-    rl_config_process(pconf, ptemp, tree, 0);
+    rl_config_process(pconf, ptemp, tree);
     if (rl_proc.mpm_module == NULL) {
         fprintf(stderr,
                 "relaisd: %s: no MPM loaded: add exactly one of\n"

@@ -332,6 +332,36 @@ static int do_include(read_ctx_t *ctx, rl_config_node_t *n, int optional,
     return 0;
 }
 
+/* LoadModule and ServerRoot run while reading (httpd's EXEC_ON_READ):
+ * <IfModule> below them and relative Include paths depend on them. */
+static int exec_on_read(read_ctx_t *ctx, rl_config_node_t *n,
+                        const rl_config_node_t *parent)
+{
+    int is_load = strcasecmp(n->name, "LoadModule") == 0;
+    const char *err;
+
+    if (parent != NULL) {
+        rl_config_error(n, "not allowed in <%s> (allowed in: server config)",
+                        parent->name + 1);
+        return 1;
+    }
+    if (n->argc != (is_load ? 2 : 1)) {
+        rl_config_error(n, "expected %s, got %d (usage: %s)",
+                        is_load ? "2 arguments" : "1 argument", n->argc,
+                        is_load ? "LoadModule name_module modules/mod_name.so"
+                                : "ServerRoot /absolute/directory");
+        return 1;
+    }
+    err = is_load ? rl_module_load(ctx->p, n->argv[0], n->argv[1])
+                  : rl_core_set_server_root(ctx->p, ctx->ptemp, n->argv[0]);
+    if (err != NULL) {
+        rl_config_error(n, "%s", err);
+        return 1;
+    }
+    return 0;
+}
+
+
 /* <IfDefine [!]NAME>: true when NAME is (not) defined. */
 static int ifdefine_true(const rl_config_node_t *n)
 {
@@ -365,16 +395,18 @@ static int read_block(read_ctx_t *ctx, cfg_file_t *f, rl_config_node_t *parent,
             continue;
         }
         if (!skip) {
-            s = rl_config_expand_vars(ctx->ptemp, s, &err);
-            if (s == NULL) {
+            char *expanded = rl_config_expand_vars(ctx->ptemp, s, &err);
+            if (expanded == NULL) {
                 rl_config_node_t tmp = {0};
                 tmp.file = f->name;
                 tmp.line = f->start;
-                tmp.name = "";
+                /* name the directive: the first word, as written */
+                tmp.name = apr_pstrndup(ctx->ptemp, s, strcspn(s, " \t"));
                 rl_config_error(&tmp, "%s", err);
                 errors++;
                 continue;
             }
+            s = expanded;
         }
         end = s + strlen(s);
         while (end > s && apr_isspace(end[-1])) {
@@ -429,6 +461,24 @@ static int read_block(read_ctx_t *ctx, cfg_file_t *f, rl_config_node_t *parent,
             }
             n = new_node(ctx, f, name, rest);
             close = apr_pstrcat(ctx->ptemp, "</", name + 1, ">", NULL);
+            if (strcasecmp(name, "<IfModule") == 0) {
+                /* Evaluated while reading, as httpd does: LoadModule lines
+                 * above have run, and a false body has no effect at all
+                 * (not even its Define or Include lines). */
+                int cond = 0;
+                if (n->argc != 1) {
+                    rl_config_error(n, "expected one module name, "
+                                       "[!]module");
+                    errors++;
+                } else if (!skip) {
+                    const char *m = n->argv[0];
+                    cond = *m == '!' ? !rl_module_ifmodule_match(m + 1)
+                                     : rl_module_ifmodule_match(m);
+                }
+                errors += read_block(ctx, f, parent, tail, close, n->line,
+                                     skip || !cond);
+                continue;
+            }
             if (strcasecmp(name, "<IfDefine") == 0) {
                 int cond;
                 if (n->argc != 1) {
@@ -476,6 +526,11 @@ static int read_block(read_ctx_t *ctx, cfg_file_t *f, rl_config_node_t *parent,
             } else {
                 add_define(n->argv[0], n->argc == 2 ? n->argv[1] : NULL);
             }
+            continue;
+        }
+        if (strcasecmp(name, "LoadModule") == 0 ||
+            strcasecmp(name, "ServerRoot") == 0) {
+            errors += exec_on_read(ctx, n, parent);
             continue;
         }
         if (strcasecmp(name, "UnDefine") == 0) {

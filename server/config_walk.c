@@ -1,20 +1,17 @@
 /*
  * config_walk.c: turns the configuration tree into server records.
  *
- * Two passes over the tree, as httpd's EXEC_ON_READ: the first runs only
- * ServerRoot, LoadModule and <IfModule> so that every module is loaded (and
- * its hooks registered) before pre_config; the second runs every other
- * directive.  Errors are printed as "FILE:LINE: Directive: what" and
- * counted; the walk goes on so that one run shows them all.
+ * The reader (config_read.c) has already run what httpd runs while reading
+ * (ServerRoot, LoadModule, Define, Include, <IfModule>, <IfDefine>), so
+ * every module is loaded and its hooks registered before pre_config; this
+ * walk runs every other directive.  Errors are printed as
+ * "FILE:LINE: Directive: what" and counted; the walk goes on so that one
+ * run shows them all.
  */
 #include "core.h"
 
 #include <apr_lib.h>
 #include <stdarg.h>
-
-/* <IfModule> results from the first pass, so both passes agree even when
- * a LoadModule comes after the section. */
-static apr_hash_t *ifmodule_results;
 
 /* httpd directives that Relais refuses on purpose, and why. */
 static const struct {
@@ -297,38 +294,6 @@ static const char *args_expected(const rl_directive_t *d)
     return buf;
 }
 
-static int ifmodule_eval(const rl_config_node_t *n, int first_pass)
-{
-    const char *name;
-    int neg, result;
-
-    if (!first_pass && ifmodule_results != NULL) {
-        int *r = apr_hash_get(ifmodule_results, &n, sizeof(n));
-        if (r != NULL) {
-            return *r;
-        }
-    }
-    if (n->argc != 1) {
-        rl_config_error(n, "expected one module name, [!]name");
-        return 0;
-    }
-    name = n->argv[0];
-    neg = (*name == '!');
-    result = rl_module_ifmodule_match(neg ? name + 1 : name);
-    result = neg ? !result : result;
-    if (first_pass && ifmodule_results != NULL) {
-        int *r = apr_palloc(apr_hash_pool_get(ifmodule_results), sizeof(int));
-        const rl_config_node_t **key =
-            apr_palloc(apr_hash_pool_get(ifmodule_results), sizeof(n));
-        *r = result;
-        *key = n;
-        apr_hash_set(ifmodule_results, key, sizeof(n), r);
-    }
-    return result;
-}
-
-static int walk_pass; /* 1: exec-on-read pass, 2: everything else */
-
 static void run_directive(rl_cmd_t *parent, const rl_config_node_t *n)
 {
     rl_module_t *m = NULL;
@@ -336,24 +301,24 @@ static void run_directive(rl_cmd_t *parent, const rl_config_node_t *n)
     rl_cmd_t cmd = *parent;
     const char *err = NULL;
     void *mconfig;
-    int exec_on_read;
 
-    if (strcasecmp(n->name, "<IfModule") == 0) {
-        if (ifmodule_eval(n, walk_pass == 1)) {
-            rl_config_walk(&cmd, n->first_child, parent->context, parent->path,
-                           parent->dir_config);
-        }
-        return;
-    }
     if (d == NULL) {
-        if (walk_pass == 2) {
-            unknown_directive(n);
-        }
+        unknown_directive(n);
         return;
     }
-    exec_on_read = (d->flags & RL_DIR_EXEC_ON_READ) != 0;
-    if ((walk_pass == 1) != exec_on_read) {
-        return;
+    if (d->flags & RL_DIR_EXEC_ON_READ) {
+        return; /* the reader ran it already */
+    }
+    if ((d->flags & RL_DIR_UNIQUE) && parent->node != NULL) {
+        const rl_config_node_t *o;
+        for (o = parent->node; o != NULL && o != n; o = o->next) {
+            if (strcasecmp(o->name, n->name) == 0) {
+                rl_config_error(n, "is duplicate (already set on line %u%s%s)",
+                                o->line, strcmp(o->file, n->file) ? " of " : "",
+                                strcmp(o->file, n->file) ? o->file : "");
+                return;
+            }
+        }
     }
     cmd.module = m;
     cmd.directive = d;
@@ -401,6 +366,7 @@ rl_config_walk(const rl_cmd_t *cmd, const rl_config_node_t *first,
     sub.context = context;
     sub.path = path;
     sub.dir_config = dir_config;
+    sub.node = first; /* run_directive scans from here for duplicates */
     for (n = first; n != NULL; n = n->next) {
         run_directive(&sub, n);
     }
@@ -408,18 +374,13 @@ rl_config_walk(const rl_cmd_t *cmd, const rl_config_node_t *first,
 }
 
 int rl_config_process(apr_pool_t *pconf, apr_pool_t *ptemp,
-                      rl_config_node_t *tree, int exec_on_read_pass)
+                      rl_config_node_t *tree)
 {
     rl_cmd_t cmd = {0};
     rl_server_t *s = rl_proc.main_server;
 
-    if (exec_on_read_pass) {
-        ifmodule_results = apr_hash_make(ptemp);
-    } else {
-        /* Modules loaded in the first pass need their blocks. */
-        fill_server(pconf, s);
-    }
-    walk_pass = exec_on_read_pass ? 1 : 2;
+    /* modules loaded while reading need their blocks */
+    fill_server(pconf, s);
     cmd.pool = pconf;
     cmd.temp_pool = ptemp;
     cmd.server = s;

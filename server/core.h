@@ -21,8 +21,8 @@
 /** Most modules one configuration can load (config vectors are sized so). */
 #define RL_MAX_MODULES 128
 
-/** Directive flag private to the core: run in the first pass (LoadModule,
- *  <IfModule>) so that modules exist before pre_config. */
+/** Directive flag private to the core: run by the reader (LoadModule,
+ *  ServerRoot), never by the walk. */
 #define RL_DIR_EXEC_ON_READ 0x100u
 
 extern rl_module_t core_module;
@@ -104,7 +104,7 @@ int rl_config_load(apr_pool_t *pconf, apr_pool_t *ptemp);
 /* config_walk.c */
 rl_server_t *rl_config_new_server(apr_pool_t *p, int is_virtual);
 int rl_config_process(apr_pool_t *pconf, apr_pool_t *ptemp,
-                      rl_config_node_t *tree, int exec_on_read_pass);
+                      rl_config_node_t *tree);
 void rl_config_finish(apr_pool_t *pconf);
 void rl_config_error(const rl_config_node_t *n, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -115,6 +115,8 @@ void *rl_config_dir_block(apr_pool_t *p, void **vec, rl_module_t *m,
 void **rl_config_merge_dir_vectors(apr_pool_t *p, void **base, void **add);
 
 /* core_directives.c */
+const char *rl_core_set_server_root(apr_pool_t *p, apr_pool_t *ptemp,
+                                    const char *dir);
 core_server_conf_t *rl_core_server_conf(const rl_server_t *s);
 core_dir_conf_t *rl_core_dir_conf(void **dir_config);
 
@@ -122,6 +124,7 @@ core_dir_conf_t *rl_core_dir_conf(void **dir_config);
 void rl_log_stderr_only(void);
 apr_status_t rl_log_open_all(apr_pool_t *p, rl_server_t *s);
 void rl_log_set_pid(void);
+int rl_log_redirect_stderr(void);
 
 /* listen.c */
 apr_status_t rl_listen_open(apr_pool_t *pglobal, rl_server_t *s);

@@ -8,6 +8,8 @@
 
 #include <apr_lib.h>
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <pcre2.h>
 
 core_server_conf_t *rl_core_server_conf(const rl_server_t *s)
@@ -79,22 +81,30 @@ static void *core_merge_dir(apr_pool_t *p, void *basev, void *addv)
     return d;
 }
 
-static const char *set_server_root(rl_cmd_t *cmd, void *conf, int argc,
-                                   char *const argv[])
+const char *rl_core_set_server_root(apr_pool_t *p, apr_pool_t *ptemp,
+                                    const char *dir)
 {
     apr_finfo_t fi;
 
-    (void)conf;
-    (void)argc;
-    if (argv[0][0] != '/') {
+    if (dir[0] != '/') {
         return "expected an absolute path";
     }
-    if (apr_stat(&fi, argv[0], APR_FINFO_TYPE, cmd->temp_pool) != APR_SUCCESS ||
+    if (apr_stat(&fi, dir, APR_FINFO_TYPE, ptemp) != APR_SUCCESS ||
         fi.filetype != APR_DIR) {
-        return apr_psprintf(cmd->temp_pool, "'%s' is not a directory", argv[0]);
+        return apr_psprintf(ptemp, "'%s' is not a directory", dir);
     }
-    rl_proc.server_root = apr_pstrdup(cmd->pool, argv[0]);
+    rl_proc.server_root = apr_pstrdup(p, dir);
     return NULL;
+}
+
+
+/* Only reached if the reader did not run it (it always does). */
+static const char *set_server_root(rl_cmd_t *cmd, void *conf, int argc,
+                                   char *const argv[])
+{
+    (void)conf;
+    (void)argc;
+    return rl_core_set_server_root(cmd->pool, cmd->temp_pool, argv[0]);
 }
 
 static const char *load_module(rl_cmd_t *cmd, void *conf, int argc,
@@ -179,8 +189,12 @@ static const char *set_listen(rl_cmd_t *cmd, void *conf, int argc,
                             "unknown protocol '%s' (expected http or https)",
                             ls->protocol);
     }
+    if (ls->protocol != NULL && strcasecmp(ls->protocol, "https") == 0) {
+        return "https listeners need mod_ssl, which is not available yet: "
+               "use http (and terminate TLS in front of Relais for now)";
+    }
     if (ls->protocol == NULL) {
-        ls->protocol = ls->port == 443 ? "https" : "http";
+        ls->protocol = "http";
     }
     ls->file = cmd->node->file;
     ls->line = cmd->node->line;
@@ -209,6 +223,22 @@ static const char *set_proc_string(rl_cmd_t *cmd, void *conf, int argc,
     *slot = apr_pstrdup(cmd->pool, argv[0]);
     return NULL;
 }
+
+/* User and Group: the account must exist (checked now, not when the
+ * first child fails to start). */
+static const char *set_user(rl_cmd_t *cmd, void *conf, int argc,
+                            char *const argv[])
+{
+    int is_user = cmd->data == &rl_proc.user;
+    const char *v = argv[0];
+
+    if (v[0] != '#' && (is_user ? getpwnam(v) == NULL : getgrnam(v) == NULL)) {
+        return apr_psprintf(cmd->temp_pool, "no such %s '%s' on this system",
+                            is_user ? "user" : "group", v);
+    }
+    return set_proc_string(cmd, conf, argc, argv);
+}
+
 
 static const char *set_error_log(rl_cmd_t *cmd, void *conf, int argc,
                                  char *const argv[])
@@ -645,7 +675,7 @@ static const char *location_section(rl_cmd_t *cmd, void *conf, int argc,
 static const char *ifmodule_placeholder(rl_cmd_t *cmd, void *conf, int argc,
                                         char *const argv[])
 {
-    /* <IfModule> is evaluated by the walk itself (config_walk.c). */
+    /* <IfModule> is evaluated by the reader (config_read.c). */
     (void)cmd;
     (void)conf;
     (void)argc;
@@ -685,9 +715,8 @@ static const rl_directive_t core_directives[] = {
      RL_DIR_SECTION | RL_DIR_EXEC_ON_READ, "<IfModule [!]module>"},
     RL_TAKE12("Listen", set_listen, NULL, RL_CTX_MAIN,
               "Listen [address:]port [http|https]"),
-    RL_TAKE1("User", set_proc_string, &rl_proc.user, RL_CTX_MAIN,
-             "User name-or-#uid"),
-    RL_TAKE1("Group", set_proc_string, &rl_proc.group, RL_CTX_MAIN,
+    RL_TAKE1("User", set_user, &rl_proc.user, RL_CTX_MAIN, "User name-or-#uid"),
+    RL_TAKE1("Group", set_user, &rl_proc.group, RL_CTX_MAIN,
              "Group name-or-#gid"),
     RL_TAKE1("PidFile", set_proc_string, &rl_proc.pid_file, RL_CTX_MAIN,
              "PidFile path"),

@@ -165,14 +165,29 @@ static int facility_of(const char *name)
     return -1;
 }
 
-static apr_status_t open_piped(apr_pool_t *p, const char *cmdline,
+/* Piped loggers outlive configuration generations: children of the old
+ * generation still write to them during a graceful restart.  One logger
+ * per command line, for the life of the server. */
+static apr_hash_t *piped_loggers;
+
+static apr_status_t open_piped(apr_pool_t *pconf, const char *cmdline,
                                apr_file_t **out)
 {
+    apr_pool_t *p = rl_proc.pglobal;
     apr_procattr_t *attr;
-    apr_proc_t *proc = apr_pcalloc(p, sizeof(*proc));
+    apr_proc_t *proc;
     const char *args[] = {"/bin/sh", "-c", cmdline, NULL};
     apr_status_t rv;
 
+    (void)pconf;
+    if (piped_loggers == NULL) {
+        piped_loggers = apr_hash_make(p);
+    }
+    *out = apr_hash_get(piped_loggers, cmdline, APR_HASH_KEY_STRING);
+    if (*out != NULL) {
+        return APR_SUCCESS;
+    }
+    proc = apr_pcalloc(p, sizeof(*proc));
     if ((rv = apr_procattr_create(&attr, p)) != APR_SUCCESS ||
         (rv = apr_procattr_io_set(attr, APR_FULL_BLOCK, APR_NO_PIPE,
                                   APR_NO_PIPE)) != APR_SUCCESS ||
@@ -182,9 +197,11 @@ static apr_status_t open_piped(apr_pool_t *p, const char *cmdline,
             APR_SUCCESS) {
         return rv;
     }
-    /* The logger ends when the configuration that started it goes. */
+    /* The logger ends with the server (it reads EOF, or is killed). */
     apr_pool_note_subprocess(p, proc, APR_KILL_AFTER_TIMEOUT);
     *out = proc->in;
+    apr_hash_set(piped_loggers, apr_pstrdup(p, cmdline), APR_HASH_KEY_STRING,
+                 *out);
     return APR_SUCCESS;
 }
 
@@ -241,6 +258,22 @@ static apr_status_t open_one(apr_pool_t *p, rl_server_t *s, apr_hash_t *opened)
     apr_hash_set(opened, name, APR_HASH_KEY_STRING, s->error_log);
     return APR_SUCCESS;
 }
+
+/* Points fd 2 at the main error log when it is a file or a pipe.
+ * Returns 1 when done. */
+int rl_log_redirect_stderr(void)
+{
+    const rl_server_t *s = rl_proc.main_server;
+    apr_os_file_t fd;
+
+    if (s == NULL || s->error_log == NULL ||
+        s->error_log == (apr_file_t *)&syslog_marker ||
+        apr_os_file_get(&fd, s->error_log) != APR_SUCCESS) {
+        return 0;
+    }
+    return dup2(fd, STDERR_FILENO) >= 0;
+}
+
 
 apr_status_t rl_log_open_all(apr_pool_t *p, rl_server_t *main)
 {

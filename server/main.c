@@ -118,6 +118,11 @@ static void detach(void)
     if (fd >= 0) {
         dup2(fd, STDIN_FILENO);
         dup2(fd, STDOUT_FILENO);
+        /* never keep the caller's stderr (a pipe would never close):
+         * stray output goes to the error log, as in httpd */
+        if (!rl_log_redirect_stderr()) {
+            dup2(fd, STDERR_FILENO);
+        }
         close(fd);
     }
 }
@@ -253,6 +258,7 @@ int main(int argc, const char *const *argv)
     apr_pool_t *pglobal, *pconf, *ptemp;
     enum dump_mode dump = DUMP_NONE;
     char c;
+    apr_status_t rv;
 
     apr_app_initialize(&argc, &argv, NULL);
     atexit(apr_terminate);
@@ -266,7 +272,8 @@ int main(int argc, const char *const *argv)
     umask(022);
 
     apr_getopt_init(&opt, pglobal, argc, argv);
-    while (apr_getopt(opt, "f:d:D:k:tvVMSh", &c, &optarg) == APR_SUCCESS) {
+    while ((rv = apr_getopt(opt, "f:d:D:k:tvVMSh", &c, &optarg)) ==
+           APR_SUCCESS) {
         switch (c) {
         case 'f':
             rl_proc.config_file = apr_pstrdup(pglobal, optarg);
@@ -311,7 +318,7 @@ int main(int argc, const char *const *argv)
             return c == 'h' ? 0 : 1;
         }
     }
-    if (opt->ind < argc) {
+    if (rv != APR_EOF || opt->ind < argc) {
         usage(argv[0]);
         return 1;
     }

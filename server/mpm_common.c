@@ -248,6 +248,12 @@ static int spawn(const rl_mpm_spec_t *spec, apr_pool_t *pconf, rl_server_t *s)
     }
     /* No signal may reach the child before it installs its own handlers
      * (it would run the parent's and be lost). */
+    /* The slot is ready before the child can report into it. */
+    scoreboard[slot].generation = rl_proc.generation;
+    scoreboard[slot].busy = 0;
+    scoreboard[slot].idle = 0;
+    scoreboard[slot].graceful = 0;
+    scoreboard[slot].requests = 0;
     sigfillset(&all);
     sigprocmask(SIG_BLOCK, &all, &old);
     pid = fork();
@@ -265,11 +271,6 @@ static int spawn(const rl_mpm_spec_t *spec, apr_pool_t *pconf, rl_server_t *s)
     }
     sigprocmask(SIG_SETMASK, &old, NULL);
     scoreboard[slot].pid = pid;
-    scoreboard[slot].generation = rl_proc.generation;
-    scoreboard[slot].busy = 0;
-    scoreboard[slot].idle = 0;
-    scoreboard[slot].graceful = 0;
-    scoreboard[slot].requests = 0;
     return slot;
 }
 
@@ -335,8 +336,8 @@ static void signal_children(int sig, int old_only)
     int i;
 
     for (i = 0; i < SB_SLOTS; i++) {
-        if (scoreboard[i].pid == 0) {
-            continue;
+        if (scoreboard[i].pid <= 0) {
+            continue; /* never kill(0 or -1, …): that is a process group */
         }
         if (old_only && scoreboard[i].generation == rl_proc.generation) {
             continue;
@@ -388,7 +389,7 @@ static void scale(const rl_mpm_spec_t *spec, apr_pool_t *pconf, rl_server_t *s)
         spawn(spec, pconf, s);
     } else if (idle > m->max_spare && n > 1) {
         for (i = SB_SLOTS - 1; i >= 0; i--) {
-            if (scoreboard[i].pid != 0 &&
+            if (scoreboard[i].pid > 0 &&
                 scoreboard[i].generation == rl_proc.generation &&
                 !scoreboard[i].graceful && scoreboard[i].busy == 0) {
                 scoreboard[i].graceful = 1;

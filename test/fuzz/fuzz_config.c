@@ -312,7 +312,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     input_opened = 0;
     rl_config_read_file(pconf, ptemp, input_path, &tree);
     if (rl_proc.config_errors == 0) {
-        rl_config_process(pconf, ptemp, tree, 0);
+        rl_config_process(pconf, ptemp, tree);
         if (rl_proc.config_errors == 0) {
             rl_config_finish(pconf);
         }

@@ -698,10 +698,11 @@ static void var_undefined(void **state)
                                "Baz\n",
                                &t),
                      1);
-    assert_string_equal(errs, err_at("main.conf", 2,
-                                     "variable ${RL_CONFIG_TEST_NOPE} is not "
-                                     "defined (use Define RL_CONFIG_TEST_NOPE "
-                                     "value, -D, or the environment)"));
+    assert_string_equal(errs,
+                        err_at("main.conf", 2,
+                               "Bar: variable ${RL_CONFIG_TEST_NOPE} is not "
+                               "defined (use Define RL_CONFIG_TEST_NOPE "
+                               "value, -D, or the environment)"));
     assert_int_equal(rl_proc.config_errors, 1);
     /* The line is dropped; reading goes on. */
     assert_int_equal(tree_length(t), 2);
@@ -716,7 +717,8 @@ static void var_unterminated(void **state)
     (void)state;
     assert_int_equal(read_conf("Foo ${ABC\n", &t), 1);
     assert_string_equal(
-        errs, err_at("main.conf", 1, "unterminated ${ in variable reference"));
+        errs,
+        err_at("main.conf", 1, "Foo: unterminated ${ in variable reference"));
     assert_null(rl_config_expand_vars(pconf, "x${", &err));
     assert_string_equal(err, "unterminated ${ in variable reference");
     assert_string_equal(rl_config_expand_vars(pconf, "a $b {c} $", &err),
@@ -802,7 +804,7 @@ static void undefine(void **state)
                         "CMDLINE");
     assert_string_equal(
         errs, err_at("main.conf", 12,
-                     "variable ${X} is not defined (use Define X value, -D, "
+                     "C: variable ${X} is not defined (use Define X value, -D, "
                      "or the environment)"));
     assert_null(t);
 }
@@ -1579,7 +1581,7 @@ static void load_counts_every_error(void **state)
                                          main_conf))));
 }
 
-static void load_read_errors_stop_before_walk(void **state)
+static void load_read_errors_then_walk(void **state)
 {
     const char *mpm;
 
@@ -1589,12 +1591,19 @@ static void load_read_errors_stop_before_walk(void **state)
                                            "ServerNmae a\n"
                                            "<Location /a>\n",
                                            NULL)),
-                     1);
-    /* Only the syntax error: the walk does not run on a broken tree. */
-    assert_string_equal(errs, err_at("main.conf", 3,
-                                     "section is never closed (expected "
-                                     "</Location> before the end of the "
-                                     "file)"));
+                     2);
+    /* The syntax error, then the walk still reports the typo: one run
+     * shows every error it can. */
+    assert_string_equal(
+        errs, apr_pstrcat(pconf,
+                          err_at("main.conf", 3,
+                                 "section is never closed (expected "
+                                 "</Location> before the end of the "
+                                 "file)"),
+                          err_at("main.conf", 2,
+                                 "ServerNmae: unknown directive; did you "
+                                 "mean 'ServerName'?"),
+                          NULL));
 }
 
 static void load_module_missing_file(void **state)
@@ -1767,7 +1776,7 @@ int main(void)
         T(load_wrong_argument_count),
         T(load_handler_errors),
         T(load_counts_every_error),
-        T(load_read_errors_stop_before_walk),
+        T(load_read_errors_then_walk),
         T(load_module_missing_file),
         T(load_module_httpd_name),
         T(load_without_mpm),

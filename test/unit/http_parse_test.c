@@ -920,8 +920,10 @@ static void chunked_byte_by_byte_large(void **state)
     char *plain = apr_palloc(pool, 100000);
     apr_size_t bl = 0, pl = 0;
     (void)state;
+    assert_non_null(body);
+    assert_non_null(plain);
     for (int i = 1; i < 300; i += 7) {
-        bl += (apr_size_t)sprintf(body + bl, "%x;i=%d\r\n", i, i);
+        bl += (apr_size_t)snprintf(body + bl, 200000 - bl, "%x;i=%d\r\n", i, i);
         for (int k = 0; k < i; k++) {
             char c = (char)('a' + (i + k) % 26);
             body[bl++] = c;
