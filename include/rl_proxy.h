@@ -79,6 +79,53 @@ typedef struct rl_proxy_worker_t {
     unsigned line;
 } rl_proxy_worker_t;
 
+/**
+ * A load-balancing method: a provider of group "lbmethod", version "1",
+ * registered with rl_register_provider() by mod_balancer (byrequests,
+ * bybusyness, bytraffic, source, hash, random) or by any module.
+ * Calls run in the child that serves the request, on the thread that
+ * owns it; shared counters live in the workers' shared state, so a method
+ * that keeps private state per child documents how it stays consistent.
+ */
+typedef struct rl_proxy_lbmethod_t {
+    const char *name; /**< "byrequests" */
+    /** Prepare b->lb_context (configuration pool, at start-up). */
+    apr_status_t (*init)(rl_proxy_balancer_t *b, apr_pool_t *p);
+    /** Choose a usable member for r, or NULL; must not block. */
+    rl_proxy_worker_t *(*pick)(rl_proxy_balancer_t *b, rl_request_t *r);
+    /** A member was given a request (after pick or a sticky route). */
+    void (*taken)(rl_proxy_balancer_t *b, rl_proxy_worker_t *w);
+    /** The member's request ended with `outcome`. */
+    void (*released)(rl_proxy_balancer_t *b, rl_proxy_worker_t *w,
+                     int outcome);
+    /** A member went up, down, changed weight or started draining: rebuild
+     *  what the method derives from the member set (may be NULL). */
+    void (*member_changed)(rl_proxy_balancer_t *b, rl_proxy_worker_t *w);
+} rl_proxy_lbmethod_t;
+
+/** A balancer (<Proxy balancer://name>), read-only after start-up except
+ *  through the workers' shared state. */
+struct rl_proxy_balancer_t {
+    const char *name;             /**< "balancer://app" */
+    apr_array_header_t *members;  /**< rl_proxy_worker_t *, config order */
+    const rl_proxy_lbmethod_t *lbmethod; /**< lbmethod= */
+    void *lb_context;             /**< the method's own state */
+    const char *sticky_cookie;    /**< stickysession= cookie name */
+    const char *sticky_param;     /**< URL parameter (name|param form) */
+    char sticky_sep;              /**< stickysessionsep=, '.' */
+    int nofailover;               /**< nofailover=On */
+    int maxattempts;              /**< maxattempts= */
+    int failontimeout;            /**< failontimeout=On */
+    apr_array_header_t *failonstatus; /**< int statuses: failonstatus= */
+    apr_interval_time_t timeout;  /**< timeout=: wait for a free member */
+    int forcerecovery;            /**< forcerecovery=On */
+    volatile apr_uint32_t *generation; /**< shared: bumped when any member's
+                                            state changes, so each child
+                                            notices at pick time */
+    const char *file;             /**< where it was declared */
+    unsigned line;
+};
+
 /** How a backend exchange ended, for proxy_post_request. */
 typedef enum rl_proxy_outcome_e {
     RL_PROXY_OK = 0,         /**< a response was relayed */
