@@ -11,12 +11,18 @@
  * fields of the json format (BALANCER_WORKER_NAME, proxy-attempts...)
  * before mod_proxy exists.  Never load it in production: any client could
  * set any variable.
+ *
+ * It also adds the format letter %{arg}Z through a "log-item" provider
+ * (how a module such as mod_ssl adds %{VAR}x to mod_log): the value is
+ * "Z(arg)" with the request's X-Test-Item header appended when present,
+ * so that mod_log's escaping of provided values shows.
  */
 #include <string.h>
 
 #include <apr_strings.h>
 
 #include "relais.h"
+#include "rl_log_item.h"
 
 RL_LOG_USE_MODULE(setenv_test);
 
@@ -48,9 +54,19 @@ static int setenv_test_fixups(rl_request_t *r)
     return RL_DECLINED;
 }
 
+static const char *z_item(rl_request_t *r, const char *arg)
+{
+    const char *extra = apr_table_get(r->headers_in, "X-Test-Item");
+
+    return apr_pstrcat(r->pool, "Z(", arg ? arg : "", ")", extra, NULL);
+}
+
+static const rl_log_item_provider_t z_provider = {z_item};
+
 static void setenv_test_register_hooks(apr_pool_t *p)
 {
-    (void)p;
+    rl_register_provider(p, RL_LOG_ITEM_GROUP, "Z", RL_LOG_ITEM_VERSION,
+                         &z_provider);
     rl_hook_fixups(setenv_test_fixups, NULL, NULL, RL_HOOK_MIDDLE);
 }
 
