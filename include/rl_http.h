@@ -344,6 +344,14 @@ RL_DECLARE(int)
 rl_request_watch(rl_request_t *r, int fd, int events, apr_time_t deadline,
                  rl_resume_fn fn);
 
+/**
+ * Stops watching `fd`: call it before a descriptor given to
+ * rl_request_watch() is kept beyond the request (a backend connection
+ * going back to a pool) or handed on.  Closing a descriptor needs no call.
+ * @since API 20261127.0
+ */
+RL_DECLARE(void) rl_request_unwatch(rl_request_t *r, int fd);
+
 /** In a resume function: true when the watch or sleep deadline passed. */
 RL_DECLARE(int) rl_request_timed_out(const rl_request_t *r);
 

@@ -68,6 +68,15 @@ RL_DECLARE(rl_listener_t *) rl_listeners(void);
  */
 RL_DECLARE(void) rl_conn_watched(const rl_conn_t *c, int *fd, int *events);
 
+/** How an MPM forgets a watched descriptor (see rl_request_unwatch()). */
+typedef void (*rl_unwatch_fn)(void *ctx, int fd);
+
+/**
+ * An MPM that registers watched descriptors (event) gives the function
+ * that removes one; the core calls it from rl_request_unwatch().
+ */
+RL_DECLARE(void) rl_conn_set_unwatch(rl_conn_t *c, rl_unwatch_fn fn, void *ctx);
+
 /**
  * Wraps an accepted descriptor in a connection (own pool from `alloc`)
  * and runs pre_connection.

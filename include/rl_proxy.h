@@ -96,8 +96,7 @@ typedef struct rl_proxy_lbmethod_t {
     /** A member was given a request (after pick or a sticky route). */
     void (*taken)(rl_proxy_balancer_t *b, rl_proxy_worker_t *w);
     /** The member's request ended with `outcome`. */
-    void (*released)(rl_proxy_balancer_t *b, rl_proxy_worker_t *w,
-                     int outcome);
+    void (*released)(rl_proxy_balancer_t *b, rl_proxy_worker_t *w, int outcome);
     /** A member went up, down, changed weight or started draining: rebuild
      *  what the method derives from the member set (may be NULL). */
     void (*member_changed)(rl_proxy_balancer_t *b, rl_proxy_worker_t *w);
@@ -106,23 +105,23 @@ typedef struct rl_proxy_lbmethod_t {
 /** A balancer (<Proxy balancer://name>), read-only after start-up except
  *  through the workers' shared state. */
 struct rl_proxy_balancer_t {
-    const char *name;             /**< "balancer://app" */
-    apr_array_header_t *members;  /**< rl_proxy_worker_t *, config order */
+    const char *name;            /**< "balancer://app" */
+    apr_array_header_t *members; /**< rl_proxy_worker_t *, config order */
     const rl_proxy_lbmethod_t *lbmethod; /**< lbmethod= */
-    void *lb_context;             /**< the method's own state */
-    const char *sticky_cookie;    /**< stickysession= cookie name */
-    const char *sticky_param;     /**< URL parameter (name|param form) */
-    char sticky_sep;              /**< stickysessionsep=, '.' */
-    int nofailover;               /**< nofailover=On */
-    int maxattempts;              /**< maxattempts= */
-    int failontimeout;            /**< failontimeout=On */
-    apr_array_header_t *failonstatus; /**< int statuses: failonstatus= */
-    apr_interval_time_t timeout;  /**< timeout=: wait for a free member */
-    int forcerecovery;            /**< forcerecovery=On */
+    void *lb_context;                    /**< the method's own state */
+    const char *sticky_cookie;           /**< stickysession= cookie name */
+    const char *sticky_param;            /**< URL parameter (name|param form) */
+    char sticky_sep;                     /**< stickysessionsep=, '.' */
+    int nofailover;                      /**< nofailover=On */
+    int maxattempts;                     /**< maxattempts= */
+    int failontimeout;                   /**< failontimeout=On */
+    apr_array_header_t *failonstatus;    /**< int statuses: failonstatus= */
+    apr_interval_time_t timeout;       /**< timeout=: wait for a free member */
+    int forcerecovery;                 /**< forcerecovery=On */
     volatile apr_uint32_t *generation; /**< shared: bumped when any member's
                                             state changes, so each child
                                             notices at pick time */
-    const char *file;             /**< where it was declared */
+    const char *file;                  /**< where it was declared */
     unsigned line;
 };
 

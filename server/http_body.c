@@ -160,6 +160,23 @@ rl_request_watch(rl_request_t *r, int fd, int events, apr_time_t deadline,
     return RL_SUSPENDED;
 }
 
+RL_DECLARE(void) rl_request_unwatch(rl_request_t *r, int fd)
+{
+    conn_state_t *cs = CONN_STATE(r->connection);
+
+    if (cs->unwatch != NULL) {
+        cs->unwatch(cs->unwatch_ctx, fd);
+    }
+}
+
+
+RL_DECLARE(void) rl_conn_set_unwatch(rl_conn_t *c, rl_unwatch_fn fn, void *ctx)
+{
+    CONN_STATE(c)->unwatch = fn;
+    CONN_STATE(c)->unwatch_ctx = ctx;
+}
+
+
 RL_DECLARE(int) rl_request_timed_out(const rl_request_t *r)
 {
     return REQ_STATE(r)->timed_out;

@@ -64,7 +64,9 @@ typedef struct conn_state_t {
     apr_time_t last_io;      /* last progress (for Timeout) */
     apr_time_t linger_until;
     apr_allocator_t *alloc;
-    tunnel_t *tunnel; /* set by rl_request_tunnel() */
+    tunnel_t *tunnel;      /* set by rl_request_tunnel() */
+    rl_unwatch_fn unwatch; /* the MPM's, for rl_request_unwatch() */
+    void *unwatch_ctx;
 } conn_state_t;
 
 typedef struct req_state_t {

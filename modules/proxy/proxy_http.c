@@ -597,6 +597,7 @@ static void finish_exchange(rl_request_t *r, proxy_req_t *pr, int ok)
     if (pr->bc != NULL) {
         if (ok && !pr->resp_close && pr->worker->enable_reuse &&
             pr->in_pos == pr->in_len) {
+            rl_request_unwatch(r, pr->bc->fd);
             pr->bc->requests++;
             proxy_pool_put(pr->bc);
         } else {
@@ -711,6 +712,7 @@ static int start_tunnel(rl_request_t *r, proxy_req_t *pr,
     apr_table_setn(r->headers_out, "Upgrade", "websocket");
     finish_exchange_notes(r, pr);
     rl_proxy_run_post_request(r, pr->worker, RL_PROXY_OK);
+    rl_request_unwatch(r, pr->bc->fd);
     fd = proxy_conn_detach(pr->bc);
     pr->bc = NULL;
     return rl_request_tunnel(r, fd, pr->in + pr->in_pos,

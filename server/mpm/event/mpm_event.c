@@ -34,6 +34,7 @@ typedef struct ev_listener_t {
 } ev_listener_t;
 
 typedef struct ev_conn_t ev_conn_t;
+typedef struct ev_loop_t ev_loop_t;
 
 /* A descriptor a suspended handler waits on (a backend socket). */
 typedef struct ev_watch_t {
@@ -45,13 +46,14 @@ typedef struct ev_watch_t {
 struct ev_conn_t {
     enum ev_kind kind;
     rl_conn_t *c;
+    struct ev_loop_t *loop;
     int want;
     apr_time_t deadline;
     ev_watch_t watch;
     struct ev_conn_t *prev, *next;
 };
 
-typedef struct ev_loop_t {
+struct ev_loop_t {
     int epfd;
     int slot;
     int listening;
@@ -61,8 +63,9 @@ typedef struct ev_loop_t {
     ev_listener_t *ls;
     int nls;
     apr_time_t next_tick; /* when ev_timers must look next */
+    ev_conn_t *graveyard; /* closed during this batch, freed after it */
     pthread_t tid;
-} ev_loop_t;
+};
 
 static volatile apr_uint32_t accepted_total;
 static volatile apr_uint32_t conns_open;
@@ -106,13 +109,32 @@ static void ev_arm_watch(ev_loop_t *lp, ev_conn_t *ev)
     }
 }
 
+/* rl_request_unwatch(): the handler keeps the descriptor beyond its
+ * request (a pooled backend connection): remove it from this loop while
+ * it is still open, so it can never wake a connection that is gone. */
+static void ev_unwatch(void *ctx, int fd)
+{
+    ev_conn_t *ev = ctx;
+
+    epoll_ctl(ev->loop->epfd, EPOLL_CTL_DEL, fd, NULL);
+    if (ev->watch.fd == fd) {
+        ev->watch.fd = -1;
+    }
+}
+
+
 /* Applies what the engine said: keep waiting, or close. */
 static void ev_settle(ev_loop_t *lp, ev_conn_t *ev, int want,
                       apr_time_t deadline)
 {
     if (want == RL_WANT_CLOSE) {
+        /* Freed after the current batch of events: a later event of the
+         * same batch may still point at it (its socket, or its watched
+         * backend) and must find it marked closed, not reused memory. */
         ev_unlink(lp, ev);
-        rl_conn_close(ev->c); /* closing the fd removes it from epoll */
+        ev->want = RL_WANT_CLOSE;
+        ev->next = lp->graveyard;
+        lp->graveyard = ev;
         return;
     }
     if (want == RL_WANT_OTHER) {
@@ -134,6 +156,17 @@ static void ev_drive(ev_loop_t *lp, ev_conn_t *ev, int timed_out)
 
     ev_settle(lp, ev, want, deadline);
 }
+
+/* Frees the connections closed during the batch just processed. */
+static void ev_bury(ev_loop_t *lp)
+{
+    while (lp->graveyard != NULL) {
+        ev_conn_t *ev = lp->graveyard;
+        lp->graveyard = ev->next;
+        rl_conn_close(ev->c); /* closing the fd removes it from epoll */
+    }
+}
+
 
 static void ev_accept(ev_loop_t *lp, rl_listener_t *l)
 {
@@ -160,6 +193,9 @@ static void ev_accept(ev_loop_t *lp, rl_listener_t *l)
         ev = apr_pcalloc(c->pool, sizeof(*ev));
         ev->kind = EV_CONN;
         ev->c = c;
+        ev->loop = lp;
+        ev->watch.fd = -1;
+        rl_conn_set_unwatch(c, ev_unwatch, ev);
         ev->next = lp->conns;
         if (lp->conns) {
             lp->conns->prev = ev;
@@ -272,12 +308,13 @@ static void *ev_thread(void *arg)
             } else {
                 ev_conn_t *ev = events[i].data.ptr;
                 uint32_t e = events[i].events;
-                int ready = (e & (EPOLLERR | EPOLLHUP)) ||
-                            (ev->want == RL_WANT_READ &&
-                             (e & (EPOLLIN | EPOLLRDHUP))) ||
-                            (ev->want == RL_WANT_WRITE && (e & EPOLLOUT)) ||
-                            /* a tunnel also waits on its client side */
-                            ev->want == RL_WANT_OTHER;
+                int ready = ev->want != RL_WANT_CLOSE &&
+                            ((e & (EPOLLERR | EPOLLHUP)) ||
+                             (ev->want == RL_WANT_READ &&
+                              (e & (EPOLLIN | EPOLLRDHUP))) ||
+                             (ev->want == RL_WANT_WRITE && (e & EPOLLOUT)) ||
+                             /* a tunnel also waits on its client side */
+                             ev->want == RL_WANT_OTHER);
                 if (ready) {
                     ev_drive(lp, ev, 0);
                 }
@@ -287,10 +324,12 @@ static void *ev_thread(void *arg)
         if (now >= lp->next_tick) {
             ev_timers(lp, now);
         }
+        ev_bury(lp);
     }
     while (lp->conns != NULL) {
         ev_settle(lp, lp->conns, RL_WANT_CLOSE, 0);
     }
+    ev_bury(lp);
     return NULL;
 }
 
