@@ -714,7 +714,7 @@ static const rl_directive_t core_directives[] = {
     {"<IfModule", ifmodule_placeholder, NULL, RL_CTX_ANY, 1, 1,
      RL_DIR_SECTION | RL_DIR_EXEC_ON_READ, "<IfModule [!]module>"},
     RL_TAKE12("Listen", set_listen, NULL, RL_CTX_MAIN,
-              "Listen [address:]port [http|https]"),
+              "Listen [address:]port [http]"),
     RL_TAKE1("User", set_user, &rl_proc.user, RL_CTX_MAIN, "User name-or-#uid"),
     RL_TAKE1("Group", set_user, &rl_proc.group, RL_CTX_MAIN,
              "Group name-or-#gid"),

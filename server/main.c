@@ -31,14 +31,20 @@
 
 RL_LOG_USE_MODULE(core);
 
-enum dump_mode { DUMP_NONE = 0, DUMP_TEST, DUMP_MODULES, DUMP_VHOSTS };
+enum dump_mode {
+    DUMP_NONE = 0,
+    DUMP_TEST,
+    DUMP_MODULES,
+    DUMP_VHOSTS,
+    DUMP_DIRECTIVES
+};
 
 static void usage(const char *argv0)
 {
     fprintf(stderr,
             "Usage: %s [-D name] [-d directory] [-f file]\n"
             "       [-k start|restart|graceful|graceful-stop|stop]\n"
-            "       [-v] [-V] [-h] [-t] [-M] [-S]\n"
+            "       [-v] [-V] [-h] [-t] [-M] [-S] [-L]\n"
             "Options:\n"
             "  -D name            define a name for <IfDefine name> "
             "(FOREGROUND: do not detach)\n"
@@ -50,6 +56,7 @@ static void usage(const char *argv0)
             "  -t                 check the configuration and exit\n"
             "  -M                 list loaded modules\n"
             "  -S                 show the virtual host settings\n"
+            "  -L                 list the directives of the loaded modules\n"
             "  -h                 this help\n",
             argv0, RL_DEFAULT_ROOT, RL_DEFAULT_CONF);
 }
@@ -174,6 +181,38 @@ static void show_modules(void)
     }
 }
 
+/* relaisd -L: every directive of the loaded modules, with its usage and
+ * where it is allowed (the directive index in docs/ is made from it). */
+static void show_directives(void)
+{
+    static const struct {
+        unsigned bit;
+        const char *name;
+    } ctx[] = {{RL_CTX_MAIN, "server config"},
+               {RL_CTX_VHOST, "virtual host"},
+               {RL_CTX_LOCATION, "location"},
+               {RL_CTX_PROXY, "proxy section"}};
+    rl_module_t *m;
+
+    for (m = rl_first_module(); m != NULL; m = m->next) {
+        const rl_directive_t *d;
+        for (d = m->directives; d && d->name; d++) {
+            const char *sep = "";
+            unsigned i;
+            printf("%s%s\t%s\t", d->name, d->name[0] == '<' ? ">" : "",
+                   m->name);
+            for (i = 0; i < sizeof(ctx) / sizeof(ctx[0]); i++) {
+                if (d->contexts & ctx[i].bit) {
+                    printf("%s%s", sep, ctx[i].name);
+                    sep = ", ";
+                }
+            }
+            printf("\t%s\n", d->usage ? d->usage : "");
+        }
+    }
+}
+
+
 static void show_version(void)
 {
     printf("Server version: Relais/%s (Linux)\n", rl_version());
@@ -272,7 +311,7 @@ int main(int argc, const char *const *argv)
     umask(022);
 
     apr_getopt_init(&opt, pglobal, argc, argv);
-    while ((rv = apr_getopt(opt, "f:d:D:k:tvVMSh", &c, &optarg)) ==
+    while ((rv = apr_getopt(opt, "f:d:D:k:tvVMSLh", &c, &optarg)) ==
            APR_SUCCESS) {
         switch (c) {
         case 'f':
@@ -306,6 +345,9 @@ int main(int argc, const char *const *argv)
             break;
         case 'S':
             dump = DUMP_VHOSTS;
+            break;
+        case 'L':
+            dump = DUMP_DIRECTIVES;
             break;
         case 'v':
             show_version();
@@ -362,6 +404,10 @@ int main(int argc, const char *const *argv)
         }
         if (dump == DUMP_VHOSTS) {
             rl_vhost_dump(rl_proc.main_server);
+            return 0;
+        }
+        if (dump == DUMP_DIRECTIVES) {
+            show_directives();
             return 0;
         }
         if (strcmp(action, "start") == 0) {
