@@ -195,10 +195,10 @@ void rl_response_send_head(rl_request_t *r)
         hb_field(&hb, "Connection", "close");
     } else if (r->proto_num < 1001) {
         hb_field(&hb, "Connection", "keep-alive");
-    }
-    if (r->status < 300) {
-        apr_table_do(add_table_field, &hb, r->headers_out, NULL);
-    }
+    } /* headers_out go with every response the handler made (a proxied
+       * 302 keeps its Location, a 304 its ETag); core error pages clear
+       * them first (rl_request_send_error), keeping err_headers_out */
+    apr_table_do(add_table_field, &hb, r->headers_out, NULL);
     apr_table_do(add_table_field, &hb, r->err_headers_out, NULL);
     hb_add(&hb, "\r\n", 2);
     r->bytes_out += (apr_off_t)hb.len;

@@ -60,6 +60,7 @@ typedef struct proxy_req_t {
     int counted; /* counted in the worker's busy */
     int upgrade; /* asked the backend to switch protocols */
     apr_time_t started, connected, first_byte;
+    apr_time_t connect_deadline; /* connectiontimeout= from the start */
     apr_interval_time_t timeout;
     char body[PROXY_BUF];
 } proxy_req_t;
@@ -137,6 +138,11 @@ static int add_request_field(void *v, const char *name, const char *value)
         strcasecmp(name, "Expect") == 0 ||
         (h->conn != NULL && listed_in_connection(h->conn, name))) {
         return 1;
+    }
+    if (strcasecmp(name, "Via") == 0 &&
+        (proxy_server_conf(h->r->server)->via == 1 ||
+         proxy_server_conf(h->r->server)->via == 2)) {
+        return 1; /* merged with ours below */
     }
     if (proxy_server_conf(h->r->server)->add_headers &&
         (strcasecmp(name, "X-Forwarded-For") == 0 ||
@@ -236,8 +242,7 @@ static int open_backend(rl_request_t *r, proxy_req_t *pr)
     rl_proxy_worker_t *w = pr->worker;
     int fd, one = 1;
     proxy_conn_t *bc;
-
-    if (!proxy_pool_can_open(w)) {
+    if (!proxy_pool_reserve(w)) {
         rl_log_rerror(RL_LOG_ERR, 0, r,
                       "backend %s: all %d connections (max=) are busy", w->name,
                       w->max);
@@ -247,6 +252,7 @@ static int open_backend(rl_request_t *r, proxy_req_t *pr)
     if (fd < 0) {
         rl_log_rerror(RL_LOG_ERR, APR_FROM_OS_ERROR(errno), r,
                       "cannot create a socket for backend %s", w->name);
+        proxy_pool_unreserve(w);
         return 503;
     }
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -256,12 +262,12 @@ static int open_backend(rl_request_t *r, proxy_req_t *pr)
     bc = calloc(1, sizeof(*bc));
     if (bc == NULL) {
         close(fd);
+        proxy_pool_unreserve(w);
         return 503;
     }
     bc->fd = fd;
     bc->worker = w;
     bc->created = apr_time_now();
-    proxy_pool_opened(w);
     pr->bc = bc;
     pr->reused = 0;
     pr->state = PS_CONNECT;
@@ -314,6 +320,7 @@ static int start_attempt(rl_request_t *r, proxy_req_t *pr)
         apr_interval_time_t ct = pr->worker->connect_timeout >= 0
                                      ? pr->worker->connect_timeout
                                      : pr->timeout;
+        pr->connect_deadline = apr_time_now() + ct;
         return rl_request_watch(r, pr->bc->fd, RL_WANT_WRITE,
                                 apr_time_now() + ct, proxy_resume);
     }
@@ -738,10 +745,20 @@ static int proxy_step(rl_request_t *r, proxy_req_t *pr)
             if (getsockopt(pr->bc->fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0) {
                 err = errno;
             }
+            if (err == 0) {
+                /* SO_ERROR is also 0 while the connect is in progress (a
+                 * wake-up from the client's socket): ask the socket */
+                struct sockaddr_storage peer;
+                socklen_t pl = sizeof(peer);
+                if (getpeername(pr->bc->fd, (struct sockaddr *)&peer, &pl) !=
+                        0 &&
+                    errno == ENOTCONN) {
+                    err = EINPROGRESS;
+                }
+            }
             if (err == EINPROGRESS || err == EALREADY) {
                 return rl_request_watch(r, pr->bc->fd, RL_WANT_WRITE,
-                                        pr->started + pr->timeout,
-                                        proxy_resume);
+                                        pr->connect_deadline, proxy_resume);
             }
             if (err != 0) {
                 return connect_failed(r, pr, err);

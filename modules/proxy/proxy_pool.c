@@ -94,15 +94,27 @@ void proxy_pool_put(proxy_conn_t *bc)
     idle_lists[w->index] = bc;
 }
 
-int proxy_pool_can_open(rl_proxy_worker_t *w)
+/* Counts a connection about to be opened; refuses past max= (the count
+ * goes up first, so two threads can never both take the last one). */
+int proxy_pool_reserve(rl_proxy_worker_t *w)
 {
-    return w->max <= 0 || w->index < 0 || w->index >= POOL_MAX_WORKERS ||
-           apr_atomic_read32(&open_count[w->index]) < (apr_uint32_t)w->max;
+    apr_uint32_t n;
+
+    if (w->index < 0 || w->index >= POOL_MAX_WORKERS) {
+        return 1;
+    }
+    n = apr_atomic_inc32(&open_count[w->index]) + 1;
+    if (w->max > 0 && n > (apr_uint32_t)w->max) {
+        apr_atomic_dec32(&open_count[w->index]);
+        return 0;
+    }
+    return 1;
 }
 
-void proxy_pool_opened(rl_proxy_worker_t *w)
+
+void proxy_pool_unreserve(rl_proxy_worker_t *w)
 {
     if (w->index >= 0 && w->index < POOL_MAX_WORKERS) {
-        apr_atomic_inc32(&open_count[w->index]);
+        apr_atomic_dec32(&open_count[w->index]);
     }
 }

@@ -70,8 +70,8 @@ void proxy_pool_put(proxy_conn_t *bc);
 void proxy_conn_close(proxy_conn_t *bc);
 /* Gives up the descriptor (to the core's tunnel) and frees the rest. */
 int proxy_conn_detach(proxy_conn_t *bc);
-int proxy_pool_can_open(rl_proxy_worker_t *w);
-void proxy_pool_opened(rl_proxy_worker_t *w);
+int proxy_pool_reserve(rl_proxy_worker_t *w);
+void proxy_pool_unreserve(rl_proxy_worker_t *w);
 
 /* proxy_http.c */
 int proxy_http_handler(rl_request_t *r);
