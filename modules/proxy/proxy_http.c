@@ -301,8 +301,9 @@ static int can_retry(const proxy_req_t *pr)
 static int start_attempt(rl_request_t *r, proxy_req_t *pr)
 {
     int rc;
-
     pr->attempts++;
+    /* noted now, so that a failed exchange is logged with its attempts */
+    apr_table_setn(r->notes, "proxy-attempts", apr_itoa(r->pool, pr->attempts));
     pr->in_len = pr->in_pos = pr->scan = 0;
     pr->out_pos = 0;
     pr->bc = pr->worker->enable_reuse ? proxy_pool_get(pr->worker) : NULL;
