@@ -235,6 +235,15 @@ rl_parse_size(apr_pool_t *p, const char *arg, apr_off_t *out);
 RL_DECLARE(const char *)
 rl_parse_duration(apr_pool_t *p, const char *arg, apr_interval_time_t unit,
                   apr_interval_time_t *out);
+/**
+ * Compiles a PCRE2 regular expression (<LocationMatch>, ProxyPassMatch…);
+ * the pool frees it.  Returns a pcre2_code *, or NULL and *err saying
+ * where the expression is wrong.
+ * @since API 20261127.0
+ */
+RL_DECLARE(void *)
+rl_regex_compile(apr_pool_t *p, const char *pattern, const char **err);
+
 /** Makes a path absolute relative to ServerRoot.  Result in p. */
 RL_DECLARE(const char *)
 rl_server_root_relative(apr_pool_t *p, const char *path);

@@ -621,24 +621,27 @@ static apr_status_t regex_cleanup(void *re)
     return APR_SUCCESS;
 }
 
-/* Compiles a <LocationMatch> regex; the pool frees it. */
-static const char *compile_regex(apr_pool_t *p, const char *pattern,
-                                 pcre2_code **out)
+
+RL_DECLARE(void *)
+rl_regex_compile(apr_pool_t *p, const char *pattern, const char **err)
 {
     int errcode;
     PCRE2_SIZE erroff;
     PCRE2_UCHAR msg[160];
+    pcre2_code *re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
+                                   0, &errcode, &erroff, NULL);
 
-    *out = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, 0,
-                         &errcode, &erroff, NULL);
-    if (*out == NULL) {
+    if (re == NULL) {
         pcre2_get_error_message(errcode, msg, sizeof(msg));
-        return apr_psprintf(p, "bad regular expression '%s' at offset %lu: %s",
+        *err = apr_psprintf(p, "bad regular expression '%s' at offset %lu: %s",
                             pattern, (unsigned long)erroff, (char *)msg);
+        return NULL;
     }
-    apr_pool_cleanup_register(p, *out, regex_cleanup, apr_pool_cleanup_null);
-    return NULL;
+    apr_pool_cleanup_register(p, re, regex_cleanup, apr_pool_cleanup_null);
+    *err = NULL;
+    return re;
 }
+
 
 static const char *location_section(rl_cmd_t *cmd, void *conf, int argc,
                                     char *const argv[])
@@ -657,8 +660,9 @@ static const char *location_section(rl_cmd_t *cmd, void *conf, int argc,
         path = argv[1];
     }
     if (is_match) {
-        const char *err = compile_regex(cmd->pool, path, &re);
-        if (err != NULL) {
+        const char *err;
+        re = rl_regex_compile(cmd->pool, path, &err);
+        if (re == NULL) {
             return err;
         }
     } else if (path[0] != '/') {
@@ -669,17 +673,6 @@ static const char *location_section(rl_cmd_t *cmd, void *conf, int argc,
     rl_config_walk(cmd, cmd->node->first_child, RL_CTX_LOCATION, path, vec);
     rl_config_add_location(cmd, apr_pstrdup(cmd->pool, path), re,
                            RL_CTX_LOCATION, vec);
-    return NULL;
-}
-
-static const char *ifmodule_placeholder(rl_cmd_t *cmd, void *conf, int argc,
-                                        char *const argv[])
-{
-    /* <IfModule> is evaluated by the reader (config_read.c). */
-    (void)cmd;
-    (void)conf;
-    (void)argc;
-    (void)argv;
     return NULL;
 }
 
@@ -711,7 +704,9 @@ static const rl_directive_t core_directives[] = {
                  "ServerRoot /absolute/directory"),
     EXEC_ON_READ("LoadModule", load_module, RL_CTX_MAIN, 2, 2,
                  "LoadModule name_module modules/mod_name.so"),
-    {"<IfModule", ifmodule_placeholder, NULL, RL_CTX_ANY, 1, 1,
+    /* evaluated by the reader (config_read.c); listed for -L and "did you
+     * mean" */
+    {"<IfModule", set_ignored, NULL, RL_CTX_ANY, 1, 1,
      RL_DIR_SECTION | RL_DIR_EXEC_ON_READ, "<IfModule [!]module>"},
     RL_TAKE12("Listen", set_listen, NULL, RL_CTX_MAIN,
               "Listen [address:]port [http]"),

@@ -90,29 +90,6 @@ static const char *url_path(const char *url)
     return slash ? slash : "";
 }
 
-static apr_status_t regex_free(void *re)
-{
-    pcre2_code_free(re);
-    return APR_SUCCESS;
-}
-
-static const char *compile(apr_pool_t *p, const char *re, pcre2_code **out)
-{
-    int errcode;
-    PCRE2_SIZE off;
-    PCRE2_UCHAR msg[160];
-
-    *out = pcre2_compile((PCRE2_SPTR)re, PCRE2_ZERO_TERMINATED, 0, &errcode,
-                         &off, NULL);
-    if (*out == NULL) {
-        pcre2_get_error_message(errcode, msg, sizeof(msg));
-        return apr_psprintf(p, "bad regular expression '%s' at offset %lu: %s",
-                            re, (unsigned long)off, (char *)msg);
-    }
-    apr_pool_cleanup_register(p, *out, regex_free, apr_pool_cleanup_null);
-    return NULL;
-}
-
 /*
  * ProxyPass [path] url|! [key=value …]       (path from <Location> if absent)
  * ProxyPassMatch [regex] url|! [key=value …]
@@ -145,8 +122,8 @@ static const char *add_pass(rl_cmd_t *cmd, void *dconf, int argc,
     a.file = cmd->node->file;
     a.line = cmd->node->line;
     if (is_match) {
-        err = compile(cmd->pool, a.fake, &a.regex);
-        if (err != NULL) {
+        a.regex = rl_regex_compile(cmd->pool, a.fake, &err);
+        if (a.regex == NULL) {
             return err;
         }
     } else if (a.fake[0] != '/') {
