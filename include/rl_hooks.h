@@ -107,6 +107,18 @@ APR_DECLARE_EXTERNAL_HOOK(rl, RL, void, insert_filter, (rl_request_t * r))
  */
 APR_DECLARE_EXTERNAL_HOOK(rl, RL, int, handler, (rl_request_t * r))
 
+/**
+ * Declares that the handler named `name` (the value of r->handler it
+ * answers to) blocks: it waits on I/O, sleeps or calls a blocking
+ * library.  Under the event MPM the core then runs the handler hooks for
+ * such requests on a bounded pool of threads (per child) instead of in an
+ * event loop, and hands the connection back to its loop when they return;
+ * inside, rl_read_body() and rl_rwrite() wait as under prefork/worker.
+ * Under prefork and worker nothing changes.  Call from register_hooks().
+ * @since API 20261127.0
+ */
+RL_DECLARE(void) rl_handler_declare_blocking(apr_pool_t *p, const char *name);
+
 /** log_transaction (ALL): after the response is sent (access log). */
 APR_DECLARE_EXTERNAL_HOOK(rl, RL, int, log_transaction, (rl_request_t * r))
 

@@ -58,6 +58,9 @@ RL_DECLARE(rl_listener_t *) rl_listeners(void);
 /** wait for the descriptor a suspended handler watches (a backend
  *  socket): see rl_conn_watched() */
 #define RL_WANT_OTHER 3
+/** the connection is busy on a blocking-handler thread: leave it alone
+ *  until the MPM's completion call (see rl_conn_set_offload()) */
+#define RL_WANT_NOTHING 4
 /**@}*/
 
 /**
@@ -113,6 +116,20 @@ RL_DECLARE(void) rl_conn_close(rl_conn_t *c);
  * once rl_mpm_stopping() turns true.
  */
 RL_DECLARE(void) rl_conn_serve_blocking(rl_conn_t *c);
+
+/**
+ * How an MPM with event loops runs blocking handlers (see
+ * rl_handler_declare_blocking()): `submit` queues the connection for a
+ * thread of its pool, which calls rl_conn_run_offloaded(c) and then hands
+ * the connection back to its loop, which calls rl_conn_run() again.
+ */
+typedef void (*rl_offload_fn)(void *ctx, rl_conn_t *c);
+
+RL_DECLARE(void)
+rl_conn_set_offload(rl_conn_t *c, rl_offload_fn submit, void *ctx);
+
+/** On a blocking-handler thread: runs the offloaded handler to its end. */
+RL_DECLARE(void) rl_conn_run_offloaded(rl_conn_t *c);
 
 /** Settings read by the supervisor from the MPM directives. */
 typedef struct rl_mpm_settings_t {

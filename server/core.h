@@ -136,7 +136,9 @@ rl_server_t *rl_vhost_for_request(rl_conn_t *c, const char *host);
 rl_server_t *rl_vhost_for_listener(rl_listener_t *l);
 
 /* http_request.c */
+#define RL_OFFLOAD (-100) /* rl_request_run: run the handler elsewhere */
 int rl_request_run(rl_request_t *r);
+int rl_request_run_handler(rl_request_t *r);
 void rl_request_finish_hooks(rl_request_t *r);
 int rl_request_send_error(rl_request_t *r, int status);
 

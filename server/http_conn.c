@@ -375,6 +375,8 @@ static apr_time_t conn_deadline(rl_conn_t *c)
         return cs->last_io + s->timeout;
     case PH_TUNNEL:
         return cs->last_io + cs->tunnel->idle;
+    case PH_OFFLOAD:
+        return APR_INT64_MAX; /* its pool thread keeps the time */
     default:
         return cs->linger_until;
     }
@@ -638,7 +640,13 @@ static int after_handler(rl_conn_t *c, rl_request_t *r, int rc)
 {
     conn_state_t *cs = CONN_STATE(c);
     req_state_t *rs = REQ_STATE(r);
-
+    if (rc == RL_OFFLOAD) {
+        /* a blocking handler: a pool thread runs it (the MPM's) */
+        cs->phase = PH_OFFLOAD;
+        cs->offload_done = 0;
+        cs->offload(cs->offload_ctx, c);
+        return RL_WANT_NOTHING;
+    }
     if (rc == RL_SUSPENDED) {
         if (rs->resume == NULL) {
             rl_log_rerror(RL_LOG_ERR, 0, r,
@@ -869,6 +877,13 @@ RL_DECLARE(int) rl_conn_run(rl_conn_t *c, int timed_out, apr_time_t *deadline)
         case PH_TUNNEL:
             rc = rl_tunnel_step(c, timed_out);
             break;
+        case PH_OFFLOAD:
+            if (!cs->offload_done) {
+                return RL_WANT_NOTHING; /* still on its pool thread */
+            }
+            cs->offload_done = 0;
+            rc = after_handler(c, cs->r, cs->offload_rc);
+            break;
         default:
             rc = step_linger(c, timed_out);
             break;
@@ -883,6 +898,56 @@ RL_DECLARE(int) rl_conn_run(rl_conn_t *c, int timed_out, apr_time_t *deadline)
     }
     return rc;
 }
+
+RL_DECLARE(void)
+rl_conn_set_offload(rl_conn_t *c, rl_offload_fn submit, void *ctx)
+{
+    CONN_STATE(c)->offload = submit;
+    CONN_STATE(c)->offload_ctx = ctx;
+}
+
+
+/*
+ * On a blocking-handler thread: the handler hooks run as under
+ * prefork/worker (reads and writes wait), and a handler that suspends on
+ * a descriptor or a timer is waited for here, until it is done.
+ */
+RL_DECLARE(void) rl_conn_run_offloaded(rl_conn_t *c)
+{
+    conn_state_t *cs = CONN_STATE(c);
+    rl_request_t *r = cs->r;
+    req_state_t *rs = REQ_STATE(r);
+    int rc;
+
+    cs->blocking = 1;
+    rc = rl_request_run_handler(r);
+    while (rc == RL_SUSPENDED) {
+        rl_resume_fn fn = rs->resume;
+        apr_status_t rv = APR_SUCCESS;
+
+        if (cs->wait == WAIT_FD) {
+            rv = rl_conn_wait_io(c, RL_WANT_OTHER, rs->wake_at);
+        } else if (cs->wait == WAIT_TIMER) {
+            apr_time_t now = apr_time_now();
+            if (rs->wake_at > now) {
+                apr_sleep(rs->wake_at - now);
+            }
+            rv = APR_TIMEUP;
+        }
+        rs->timed_out = rv == APR_TIMEUP || rv == APR_EINTR;
+        cs->wait = WAIT_NONE;
+        rs->resume = NULL;
+        if (fn == NULL) {
+            rc = 500;
+            break;
+        }
+        rc = fn(r);
+    }
+    cs->blocking = 0;
+    cs->offload_rc = rc;
+    cs->offload_done = 1;
+}
+
 
 RL_DECLARE(int) rl_conn_shutdown(rl_conn_t *c, apr_time_t *deadline)
 {

@@ -13,8 +13,10 @@ enum conn_phase {
     PH_READ_HEAD = 0, /* waiting for (the rest of) a request head */
     PH_HANDLER,       /* a suspended handler waits (see conn_wait) */
     PH_FLUSH,         /* the response is complete; sending what is left */
-    PH_LINGER,        /* write side shut; draining input before close */
-    PH_TUNNEL         /* relaying raw bytes with another socket (101) */
+    PH_LINGER,
+    /* write side shut; draining input before close */
+    PH_TUNNEL, /* relaying raw bytes with another socket (101) */
+    PH_OFFLOAD /* a blocking handler runs on a pool thread */
 };
 
 /* What a suspended handler waits for. */
@@ -67,6 +69,10 @@ typedef struct conn_state_t {
     tunnel_t *tunnel;      /* set by rl_request_tunnel() */
     rl_unwatch_fn unwatch; /* the MPM's, for rl_request_unwatch() */
     void *unwatch_ctx;
+    rl_offload_fn offload; /* the MPM's, for blocking handlers */
+    void *offload_ctx;
+    int offload_rc; /* what the offloaded handler returned */
+    int offload_done;
 } conn_state_t;
 
 typedef struct req_state_t {

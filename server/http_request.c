@@ -194,6 +194,30 @@ static int registered_method(const char *m)
     return 0;
 }
 
+/* Handlers declared blocking, this generation (the table goes with the
+ * configuration pool, as the hooks do). */
+static apr_hash_t *blocking_handlers;
+
+static apr_status_t blocking_reset(void *unused)
+{
+    (void)unused;
+    blocking_handlers = NULL;
+    return APR_SUCCESS;
+}
+
+
+RL_DECLARE(void) rl_handler_declare_blocking(apr_pool_t *p, const char *name)
+{
+    if (blocking_handlers == NULL) {
+        blocking_handlers = apr_hash_make(p);
+        apr_pool_cleanup_register(p, NULL, blocking_reset,
+                                  apr_pool_cleanup_null);
+    }
+    apr_hash_set(blocking_handlers, apr_pstrdup(p, name), APR_HASH_KEY_STRING,
+                 "");
+}
+
+
 #define STOP_UNLESS_OK(rc)                                                     \
     do {                                                                       \
         if ((rc) != RL_OK && (rc) != RL_DECLINED) {                            \
@@ -242,7 +266,21 @@ int rl_request_run(rl_request_t *r)
     rc = rl_run_fixups(r);
     STOP_UNLESS_OK(rc);
     rl_run_insert_filter(r);
-    rc = rl_run_handler(r);
+    if (r->handler != NULL && blocking_handlers != NULL &&
+        apr_hash_get(blocking_handlers, r->handler, APR_HASH_KEY_STRING) &&
+        CONN_STATE(r->connection)->offload != NULL &&
+        !CONN_STATE(r->connection)->blocking) {
+        return RL_OFFLOAD;
+    }
+    return rl_request_run_handler(r);
+}
+
+
+/* The handler hooks, and 404 when none answers. */
+int rl_request_run_handler(rl_request_t *r)
+{
+    int rc = rl_run_handler(r);
+
     if (rc == RL_DECLINED) {
         rl_log_rerror(RL_LOG_INFO, 0, r,
                       "no handler for %s%s (add SetHandler or ProxyPass)",

@@ -16,7 +16,9 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <apr_thread_mutex.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -26,7 +28,11 @@ RL_LOG_USE_MODULE(mpm_event);
 #define EV_ACCEPT_BATCH 64
 #define EV_TICK_MS 250
 
-enum ev_kind { EV_LISTENER = 1, EV_CONN, EV_WATCH };
+enum ev_kind { EV_LISTENER = 1, EV_CONN, EV_WATCH, EV_WAKE };
+
+/* Threads per child that run handlers declared blocking
+ * (rl_handler_declare_blocking), so that they never stall a loop. */
+#define EV_BLOCKING_THREADS 8
 
 typedef struct ev_listener_t {
     enum ev_kind kind;
@@ -47,6 +53,7 @@ struct ev_conn_t {
     enum ev_kind kind;
     rl_conn_t *c;
     struct ev_loop_t *loop;
+    struct ev_conn_t *job_next; /* in jobs or a loop's done list */
     int want;
     apr_time_t deadline;
     ev_watch_t watch;
@@ -65,7 +72,18 @@ struct ev_loop_t {
     apr_time_t next_tick; /* when ev_timers must look next */
     ev_conn_t *graveyard; /* closed during this batch, freed after it */
     pthread_t tid;
+    apr_thread_mutex_t *alloc_lock;
+    int wake_fd;               /* eventfd: a blocking handler finished */
+    enum ev_kind wake_kind;    /* EV_WAKE, for the epoll entry */
+    pthread_mutex_t done_lock; /* guards done */
+    ev_conn_t *done;           /* back from the blocking threads */
 };
+
+/* Connections waiting for a blocking-handler thread (all loops). */
+static pthread_mutex_t job_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t job_cond = PTHREAD_COND_INITIALIZER;
+static ev_conn_t *jobs, **jobs_tail = &jobs;
+static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
 
 static volatile apr_uint32_t accepted_total;
 static volatile apr_uint32_t conns_open;
@@ -119,6 +137,98 @@ static void ev_unwatch(void *ctx, int fd)
     epoll_ctl(ev->loop->epfd, EPOLL_CTL_DEL, fd, NULL);
     if (ev->watch.fd == fd) {
         ev->watch.fd = -1;
+    }
+}
+
+
+static void ev_drive(ev_loop_t *lp, ev_conn_t *ev, int timed_out);
+
+/* A blocking-handler thread: runs offloaded handlers, then hands each
+ * connection back to the loop that owns it. */
+static void *ev_blocking_thread(void *arg)
+{
+    sigset_t set;
+
+    (void)arg;
+    sigfillset(&set);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    for (;;) {
+        ev_conn_t *ev;
+        ev_loop_t *lp;
+        uint64_t one = 1;
+        ssize_t w;
+
+        pthread_mutex_lock(&job_lock);
+        while (jobs == NULL) {
+            pthread_cond_wait(&job_cond, &job_lock);
+        }
+        ev = jobs;
+        jobs = ev->job_next;
+        if (jobs == NULL) {
+            jobs_tail = &jobs;
+        }
+        pthread_mutex_unlock(&job_lock);
+
+        rl_conn_run_offloaded(ev->c);
+
+        lp = ev->loop;
+        pthread_mutex_lock(&lp->done_lock);
+        ev->job_next = lp->done;
+        lp->done = ev;
+        pthread_mutex_unlock(&lp->done_lock);
+        w = write(lp->wake_fd, &one, sizeof(one));
+        (void)w;
+    }
+    return NULL;
+}
+
+
+static void ev_start_blocking_pool(void)
+{
+    int i;
+
+    for (i = 0; i < EV_BLOCKING_THREADS; i++) {
+        pthread_t t;
+        if (pthread_create(&t, NULL, ev_blocking_thread, NULL) == 0) {
+            pthread_detach(t);
+        }
+    }
+}
+
+
+/* rl_conn_set_offload(): queue the connection for a blocking thread. */
+static void ev_offload(void *ctx, rl_conn_t *c)
+{
+    ev_conn_t *ev = ctx;
+
+    (void)c;
+    pthread_once(&pool_once, ev_start_blocking_pool);
+    pthread_mutex_lock(&job_lock);
+    ev->job_next = NULL;
+    *jobs_tail = ev;
+    jobs_tail = &ev->job_next;
+    pthread_cond_signal(&job_cond);
+    pthread_mutex_unlock(&job_lock);
+}
+
+
+/* The loop's wake-up: drive the connections whose blocking handler is
+ * done. */
+static void ev_take_back(ev_loop_t *lp)
+{
+    uint64_t n;
+    ev_conn_t *ev;
+    ssize_t r = read(lp->wake_fd, &n, sizeof(n));
+
+    (void)r;
+    pthread_mutex_lock(&lp->done_lock);
+    ev = lp->done;
+    lp->done = NULL;
+    pthread_mutex_unlock(&lp->done_lock);
+    while (ev != NULL) {
+        ev_conn_t *next = ev->job_next;
+        ev_drive(lp, ev, 0);
+        ev = next;
     }
 }
 
@@ -196,6 +306,7 @@ static void ev_accept(ev_loop_t *lp, rl_listener_t *l)
         ev->loop = lp;
         ev->watch.fd = -1;
         rl_conn_set_unwatch(c, ev_unwatch, ev);
+        rl_conn_set_offload(c, ev_offload, ev);
         ev->next = lp->conns;
         if (lp->conns) {
             lp->conns->prev = ev;
@@ -300,6 +411,8 @@ static void *ev_thread(void *arg)
                 if (!stopping) {
                     ev_accept(lp, ((ev_listener_t *)events[i].data.ptr)->l);
                 }
+            } else if (kind == EV_WAKE) {
+                ev_take_back(lp);
             } else if (kind == EV_WATCH) {
                 ev_conn_t *ev = ((ev_watch_t *)events[i].data.ptr)->owner;
                 if (ev->want == RL_WANT_OTHER) {
@@ -309,6 +422,7 @@ static void *ev_thread(void *arg)
                 ev_conn_t *ev = events[i].data.ptr;
                 uint32_t e = events[i].events;
                 int ready = ev->want != RL_WANT_CLOSE &&
+                            ev->want != RL_WANT_NOTHING &&
                             ((e & (EPOLLERR | EPOLLHUP)) ||
                              (ev->want == RL_WANT_READ &&
                               (e & (EPOLLIN | EPOLLRDHUP))) ||
@@ -326,8 +440,15 @@ static void *ev_thread(void *arg)
         }
         ev_bury(lp);
     }
-    while (lp->conns != NULL) {
-        ev_settle(lp, lp->conns, RL_WANT_CLOSE, 0);
+    {
+        ev_conn_t *ev, *next;
+        for (ev = lp->conns; ev != NULL; ev = next) {
+            next = ev->next;
+            /* one still on a blocking thread is left to the exit */
+            if (ev->want != RL_WANT_NOTHING) {
+                ev_settle(lp, ev, RL_WANT_CLOSE, 0);
+            }
+        }
     }
     ev_bury(lp);
     return NULL;
@@ -349,6 +470,20 @@ static void event_child_main(apr_pool_t *pchild, int slot)
         lp->slot = slot;
         lp->epfd = epoll_create1(EPOLL_CLOEXEC);
         apr_allocator_create(&lp->alloc);
+        /* a blocking-handler thread allocates from a connection's pools
+         * while the loop serves others: the allocator needs a lock */
+        apr_thread_mutex_create(&lp->alloc_lock, APR_THREAD_MUTEX_DEFAULT,
+                                pchild);
+        apr_allocator_mutex_set(lp->alloc, lp->alloc_lock);
+        pthread_mutex_init(&lp->done_lock, NULL);
+        lp->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        lp->wake_kind = EV_WAKE;
+        {
+            struct epoll_event e;
+            e.events = EPOLLIN;
+            e.data.ptr = &lp->wake_kind;
+            epoll_ctl(lp->epfd, EPOLL_CTL_ADD, lp->wake_fd, &e);
+        }
         /* keep a little freed memory for reuse, give the rest back */
         apr_allocator_max_free_set(lp->alloc, 1024 * 1024);
         lp->nls = nls;
