@@ -55,8 +55,6 @@ static void *proxy_create_server(apr_pool_t *p, rl_server_t *s)
     (void)s;
     c->aliases = apr_array_make(p, 4, sizeof(proxy_alias_t));
     c->reverse = apr_array_make(p, 2, sizeof(proxy_reverse_t));
-    c->preserve_host = -1;
-    c->add_headers = -1;
     c->via = -1;
     c->error_override = -1;
     c->timeout = -1;
@@ -73,13 +71,51 @@ static void *proxy_merge_server(apr_pool_t *p, void *basev, void *addv)
     /* the vhost's own rules first, then the main server's (httpd) */
     c->aliases = apr_array_append(p, add->aliases, base->aliases);
     c->reverse = apr_array_append(p, add->reverse, base->reverse);
-    PROXY_MERGE(preserve_host);
-    PROXY_MERGE(add_headers);
     PROXY_MERGE(via);
     PROXY_MERGE(error_override);
     PROXY_MERGE(timeout);
     return c;
 }
+
+static void *proxy_create_dir(apr_pool_t *p, const char *path)
+{
+    proxy_dir_conf_t *d = apr_palloc(p, sizeof(*d));
+
+    (void)path;
+    d->preserve_host = -1;
+    d->add_headers = -1;
+    return d;
+}
+
+
+static void *proxy_merge_dir(apr_pool_t *p, void *basev, void *addv)
+{
+    const proxy_dir_conf_t *base = basev, *add = addv;
+    proxy_dir_conf_t *c = apr_palloc(p, sizeof(*c));
+
+    PROXY_MERGE(preserve_host);
+    PROXY_MERGE(add_headers);
+    return c;
+}
+
+
+int proxy_preserve_host(const rl_request_t *r)
+{
+    const proxy_dir_conf_t *d =
+        rl_get_module_config(r->per_dir_config, &proxy_module);
+
+    return d != NULL && d->preserve_host == 1; /* default Off */
+}
+
+
+int proxy_add_headers(const rl_request_t *r)
+{
+    const proxy_dir_conf_t *d =
+        rl_get_module_config(r->per_dir_config, &proxy_module);
+
+    return d == NULL || d->add_headers != 0; /* default On */
+}
+
 
 /* The path part of a URL ("http://b:8080/app/?x" -> "/app/?x"). */
 static const char *url_path(const char *url)
@@ -396,11 +432,11 @@ static const rl_directive_t proxy_directives[] = {
                  "ProxyPassMatch [regex] http://backend/$1|! [key=value …]"),
     {"ProxyPassReverse", add_reverse, NULL, PASS_CTX, 1, 2, 0,
      "ProxyPassReverse [/path] http://backend/path"},
-    RL_TAKE1("ProxyPreserveHost", set_conf_flag,
-             (void *)offsetof(proxy_server_conf_t, preserve_host),
-             RL_CTX_SERVER, "ProxyPreserveHost On|Off"),
-    RL_TAKE1("ProxyAddHeaders", set_conf_flag,
-             (void *)offsetof(proxy_server_conf_t, add_headers), RL_CTX_SERVER,
+    RL_TAKE1("ProxyPreserveHost", rl_set_flag_slot,
+             (void *)offsetof(proxy_dir_conf_t, preserve_host), RL_CTX_ANY,
+             "ProxyPreserveHost On|Off"),
+    RL_TAKE1("ProxyAddHeaders", rl_set_flag_slot,
+             (void *)offsetof(proxy_dir_conf_t, add_headers), RL_CTX_ANY,
              "ProxyAddHeaders On|Off"),
     RL_TAKE1("ProxyErrorOverride", set_conf_flag,
              (void *)offsetof(proxy_server_conf_t, error_override),
@@ -419,6 +455,6 @@ RL_DECLARE_MODULE(proxy) = {RL_MODULE_STUFF("proxy", "0.1.0", 0),
                             proxy_directives,
                             proxy_create_server,
                             proxy_merge_server,
-                            NULL,
-                            NULL,
+                            proxy_create_dir,
+                            proxy_merge_dir,
                             proxy_register_hooks};

@@ -144,7 +144,7 @@ static int add_request_field(void *v, const char *name, const char *value)
          proxy_server_conf(h->r->server)->via == 2)) {
         return 1; /* merged with ours below */
     }
-    if (proxy_server_conf(h->r->server)->add_headers &&
+    if (proxy_add_headers(h->r) &&
         (strcasecmp(name, "X-Forwarded-For") == 0 ||
          strcasecmp(name, "X-Forwarded-Host") == 0 ||
          strcasecmp(name, "X-Forwarded-Server") == 0)) {
@@ -172,13 +172,13 @@ static void build_head(rl_request_t *r, proxy_req_t *pr)
     ADD(" ");
     ADD(pr->path);
     ADD(" HTTP/1.1\r\nHost: ");
-    ADD(conf->preserve_host == 1 && host ? host : pr->worker->hostport);
+    ADD(proxy_preserve_host(r) && host ? host : pr->worker->hostport);
     ADD("\r\n");
     h.r = r;
     h.parts = parts;
     h.conn = apr_table_get(r->headers_in, "Connection");
     apr_table_do(add_request_field, &h, r->headers_in, NULL);
-    if (conf->add_headers != 0) {
+    if (proxy_add_headers(r)) {
         const char *xff = apr_table_get(r->headers_in, "X-Forwarded-For");
         const char *xfh = apr_table_get(r->headers_in, "X-Forwarded-Host");
         const char *xfs = apr_table_get(r->headers_in, "X-Forwarded-Server");

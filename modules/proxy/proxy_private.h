@@ -33,8 +33,6 @@ typedef struct proxy_reverse_t {
 typedef struct proxy_server_conf_t {
     apr_array_header_t *aliases; /* proxy_alias_t */
     apr_array_header_t *reverse; /* proxy_reverse_t */
-    int preserve_host;           /* ProxyPreserveHost, -1 unset */
-    int add_headers;             /* ProxyAddHeaders, -1 unset */
     int via;                     /* ProxyVia: 0 off, 1 on, 2 full, 3 block */
     int error_override;          /* ProxyErrorOverride, -1 unset */
     apr_interval_time_t timeout; /* ProxyTimeout, -1 unset */
@@ -47,6 +45,12 @@ typedef struct proxy_route_t {
     const char *path;          /* path and query for the backend */
     rl_proxy_worker_t *worker; /* NULL for balancer:// targets */
 } proxy_route_t;
+
+/** Per-location settings (httpd allows these in directory context). */
+typedef struct proxy_dir_conf_t {
+    int preserve_host; /* ProxyPreserveHost, -1 unset */
+    int add_headers;   /* ProxyAddHeaders, -1 unset */
+} proxy_dir_conf_t;
 
 /** A connection to a backend. */
 typedef struct proxy_conn_t {
@@ -78,5 +82,8 @@ int proxy_http_handler(rl_request_t *r);
 
 /* mod_proxy.c */
 proxy_server_conf_t *proxy_server_conf(const rl_server_t *s);
+/* ProxyPreserveHost and ProxyAddHeaders for the request (defaults applied) */
+int proxy_preserve_host(const rl_request_t *r);
+int proxy_add_headers(const rl_request_t *r);
 
 #endif

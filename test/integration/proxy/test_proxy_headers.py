@@ -258,3 +258,25 @@ def test_response_content_type_and_custom_fields_relayed(relais, backend):
     assert resp.header("Cache-Control") == "no-store"
     assert resp.header("X-Request-Id") == "abc-123"
     assert resp.body == b"a,b"
+
+
+def test_preserve_host_per_location(relais, backend):
+    """ProxyPreserveHost and ProxyAddHeaders work in <Location>, as in httpd
+    (directory context): only /keep keeps the client's Host, only /bare
+    drops the X-Forwarded-* fields."""
+    port = start_proxy(relais, """
+ProxyPass / http://127.0.0.1:%d/
+<Location /keep>
+    ProxyPreserveHost On
+</Location>
+<Location /bare>
+    ProxyAddHeaders Off
+</Location>
+""" % backend.port)
+    get(port, "/keep/x", host="client.example")
+    assert backend.last().header("Host") == "client.example"
+    get(port, "/other", host="client.example")
+    assert backend.last().header("Host") == "127.0.0.1:%d" % backend.port
+    assert backend.last().header("X-Forwarded-For") == "127.0.0.1"
+    get(port, "/bare/y", host="client.example")
+    assert backend.last().header("X-Forwarded-For") is None
