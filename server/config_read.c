@@ -3,9 +3,10 @@
  *
  * Work done while reading, as httpd does it: backslash continuation,
  * comments, ${VAR} expansion (Define'd names first, then the environment),
- * quoting, Include/IncludeOptional with globs, Define/UnDefine and
- * <IfDefine>.  Everything else (including <IfModule>, which depends on
- * LoadModule lines met earlier) is left to the walk in config_walk.c.
+ * quoting, Include/IncludeOptional with globs, Define/UnDefine, <IfDefine>,
+ * and (httpd's EXEC_ON_READ) ServerRoot, LoadModule and <IfModule>, so
+ * that a false <IfModule> has no effect at all.  Every other directive is
+ * left to the walk in config_walk.c.
  */
 #include "core.h"
 

@@ -172,10 +172,11 @@ static const char *add_pass(rl_cmd_t *cmd, void *dconf, int argc,
             return "an exclusion (!) takes no parameters";
         }
     } else if (strncasecmp(a.real, "balancer://", 11) == 0) {
-        /* a balancer module claims it in proxy_pre_request */
-        a.real_path = url_path(a.real + 11);
-        if (i < argc && rl_find_module("balancer") == NULL) {
-            return "balancer parameters need mod_balancer";
+        /* a balancer module claims it in proxy_pre_request */ a.real_path =
+            url_path(a.real + 11);
+        if (rl_find_module("balancer") == NULL) {
+            return "balancer:// targets need mod_balancer, which is not "
+                   "available yet: give the backend's http:// URL";
         }
     } else {
         a.worker =
@@ -433,11 +434,11 @@ static const rl_directive_t proxy_directives[] = {
     {"ProxyPassReverse", add_reverse, NULL, PASS_CTX, 1, 2, 0,
      "ProxyPassReverse [/path] http://backend/path"},
     RL_TAKE1("ProxyPreserveHost", rl_set_flag_slot,
-             (void *)offsetof(proxy_dir_conf_t, preserve_host), RL_CTX_ANY,
-             "ProxyPreserveHost On|Off"),
+             (void *)offsetof(proxy_dir_conf_t, preserve_host),
+             RL_CTX_SERVER | RL_CTX_LOCATION, "ProxyPreserveHost On|Off"),
     RL_TAKE1("ProxyAddHeaders", rl_set_flag_slot,
-             (void *)offsetof(proxy_dir_conf_t, add_headers), RL_CTX_ANY,
-             "ProxyAddHeaders On|Off"),
+             (void *)offsetof(proxy_dir_conf_t, add_headers),
+             RL_CTX_SERVER | RL_CTX_LOCATION, "ProxyAddHeaders On|Off"),
     RL_TAKE1("ProxyErrorOverride", set_conf_flag,
              (void *)offsetof(proxy_server_conf_t, error_override),
              RL_CTX_SERVER, "ProxyErrorOverride On|Off"),

@@ -140,9 +140,8 @@ static int add_request_field(void *v, const char *name, const char *value)
         return 1;
     }
     if (strcasecmp(name, "Via") == 0 &&
-        (proxy_server_conf(h->r->server)->via == 1 ||
-         proxy_server_conf(h->r->server)->via == 2)) {
-        return 1; /* merged with ours below */
+        proxy_server_conf(h->r->server)->via > 0) {
+        return 1; /* merged with ours below (On, Full), or Block */
     }
     if (proxy_add_headers(h->r) &&
         (strcasecmp(name, "X-Forwarded-For") == 0 ||
@@ -338,6 +337,11 @@ static int connect_failed(rl_request_t *r, proxy_req_t *pr, int err)
                       : "connection timed out");
     proxy_worker_mark_error(pr->worker,
                             err ? "connection refused" : "connect timeout");
+    if (pr->worker->retry > 0) {
+        apr_table_setn(
+            r->err_headers_out, "Retry-After",
+            apr_ltoa(r->pool, (long)apr_time_sec(pr->worker->retry) + 1));
+    }
     drop_backend(pr);
     rl_proxy_run_post_request(r, pr->worker, RL_PROXY_CONNECT_FAILED);
     return 503;
@@ -998,11 +1002,17 @@ int proxy_http_handler(rl_request_t *r)
     apr_pool_cleanup_register(r->pool, pr, proxy_req_cleanup,
                               apr_pool_cleanup_null);
     if (!rl_proxy_worker_usable(worker, pr->started)) {
-        rl_log_rerror(RL_LOG_INFO, 0, r,
-                      "backend %s is in error state; retrying it in %ld s",
-                      worker->name,
-                      (long)apr_time_sec(worker->s->error_time + worker->retry -
-                                         pr->started));
+        if (worker->s->status & RL_WORKER_IN_ERROR) {
+            rl_log_rerror(RL_LOG_INFO, 0, r,
+                          "backend %s is in error state; retrying it in %ld s",
+                          worker->name,
+                          (long)apr_time_sec(worker->s->error_time +
+                                             worker->retry - pr->started));
+        } else {
+            rl_log_rerror(RL_LOG_INFO, 0, r,
+                          "backend %s is disabled or stopped (status=)",
+                          worker->name);
+        }
         apr_table_setn(
             r->err_headers_out, "Retry-After",
             apr_ltoa(r->pool, (long)apr_time_sec(worker->retry) + 1));

@@ -70,6 +70,7 @@ struct ev_loop_t {
     ev_listener_t *ls;
     int nls;
     apr_time_t next_tick; /* when ev_timers must look next */
+    int stopping;         /* graceful stop begun */
     ev_conn_t *graveyard; /* closed during this batch, freed after it */
     pthread_t tid;
     apr_thread_mutex_t *alloc_lock;
@@ -142,6 +143,8 @@ static void ev_unwatch(void *ctx, int fd)
 
 
 static void ev_drive(ev_loop_t *lp, ev_conn_t *ev, int timed_out);
+static void ev_settle(ev_loop_t *lp, ev_conn_t *ev, int want,
+                      apr_time_t deadline);
 
 /* A blocking-handler thread: runs offloaded handlers, then hands each
  * connection back to the loop that owns it. */
@@ -227,7 +230,14 @@ static void ev_take_back(ev_loop_t *lp)
     pthread_mutex_unlock(&lp->done_lock);
     while (ev != NULL) {
         ev_conn_t *next = ev->job_next;
-        ev_drive(lp, ev, 0);
+        if (lp->stopping) {
+            /* it was on a blocking thread when the stop began */
+            apr_time_t deadline = 0;
+            int want = rl_conn_shutdown(ev->c, &deadline);
+            ev_settle(lp, ev, want, deadline);
+        } else {
+            ev_drive(lp, ev, 0);
+        }
         ev = next;
     }
 }
@@ -361,13 +371,15 @@ static void ev_timers(ev_loop_t *lp, apr_time_t now)
 static void ev_begin_stop(ev_loop_t *lp)
 {
     ev_conn_t *ev, *next;
-
     ev_listen(lp, 0);
+    lp->stopping = 1;
     for (ev = lp->conns; ev != NULL; ev = next) {
         apr_time_t deadline = 0;
         int want;
-
         next = ev->next;
+        if (ev->want == RL_WANT_NOTHING) {
+            continue; /* on a blocking thread: shut when it comes back */
+        }
         want = rl_conn_shutdown(ev->c, &deadline);
         ev_settle(lp, ev, want, deadline);
     }
