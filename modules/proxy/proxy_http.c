@@ -62,7 +62,9 @@ typedef struct proxy_req_t {
     apr_time_t started, connected, first_byte;
     apr_time_t connect_deadline; /* connectiontimeout= from the start */
     apr_interval_time_t timeout;
-    char body[PROXY_BUF];
+    char *body;   /* PROXY_BUF bytes, only for requests with a body */
+    int awaiting; /* the request is out: the answer is not there
+                     yet, so wait before reading */
 } proxy_req_t;
 
 static int proxy_resume(rl_request_t *r);
@@ -377,7 +379,9 @@ static int next_body_piece(rl_request_t *r, proxy_req_t *pr)
 {
     apr_size_t got = 0;
     apr_status_t rv;
-
+    if (pr->body == NULL) {
+        pr->body = apr_palloc(r->pool, PROXY_BUF);
+    }
     rv = rl_read_body(r, pr->body + 16, PROXY_BUF - 32, &got);
     if (rv == APR_SUCCESS) {
         pr->body_started = 1;
@@ -807,6 +811,9 @@ static int proxy_step(rl_request_t *r, proxy_req_t *pr)
             }
             if (r->body_kind == RL_BODY_NONE || pr->body_eof) {
                 pr->state = PS_READ_HEAD;
+                /* the backend has just been sent the request: its answer
+                 * cannot be there yet, so do not spend a read on it */
+                pr->awaiting = 1;
                 break;
             }
             pr->state = PS_SEND_BODY;
@@ -829,6 +836,12 @@ static int proxy_step(rl_request_t *r, proxy_req_t *pr)
                 drop_backend(pr);
                 rl_proxy_run_post_request(r, pr->worker, RL_PROXY_TIMEOUT);
                 return 504;
+            }
+            if (pr->awaiting) {
+                pr->awaiting = 0;
+                return rl_request_watch(r, pr->bc->fd, RL_WANT_READ,
+                                        apr_time_now() + pr->timeout,
+                                        proxy_resume);
             }
             rc = pr->in_len > pr->in_pos
                      ? rl_http_head_end(pr->in + pr->in_pos,
