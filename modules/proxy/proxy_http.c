@@ -62,9 +62,10 @@ typedef struct proxy_req_t {
     apr_time_t started, connected, first_byte;
     apr_time_t connect_deadline; /* connectiontimeout= from the start */
     apr_interval_time_t timeout;
-    char *body;   /* PROXY_BUF bytes, only for requests with a body */
-    int awaiting; /* the request is out: the answer is not there
-                     yet, so wait before reading */
+    char *body; /* PROXY_BUF bytes, only for requests with a body */
+    apr_size_t head_written; /* request-head bytes the backend took */
+    int awaiting;            /* the request is out: the answer is not there
+                        yet, so wait before reading */
 } proxy_req_t;
 
 static int proxy_resume(rl_request_t *r);
@@ -292,10 +293,19 @@ static void drop_backend(proxy_req_t *pr)
 /* Whether a failed attempt may be made again on a new connection: the
  * connection came from the pool (the backend may have closed it just
  * now), nothing of the response arrived, and the body is not half sent. */
-static int can_retry(const proxy_req_t *pr)
+static int can_retry(const rl_request_t *r, const proxy_req_t *pr)
 {
+    static const char *const idempotent[] = {
+        "GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE", NULL};
+    int i, safe = 0;
+
+    for (i = 0; idempotent[i]; i++) {
+        safe |= strcmp(r->method, idempotent[i]) == 0;
+    }
+    /* A POST the backend may have received is never sent twice (RFC 9110
+     * §9.2.2); one whose first byte could not even be written may be. */
     return pr->reused && !pr->got_response_byte && !pr->body_started &&
-           pr->attempts < 3;
+           pr->attempts < 3 && (safe || pr->head_written == 0);
 }
 
 /* Gets a connection: pooled, or new.  Then the head goes out. */
@@ -307,6 +317,7 @@ static int start_attempt(rl_request_t *r, proxy_req_t *pr)
     apr_table_setn(r->notes, "proxy-attempts", apr_itoa(r->pool, pr->attempts));
     pr->in_len = pr->in_pos = pr->scan = 0;
     pr->out_pos = 0;
+    pr->head_written = 0;
     pr->bc = pr->worker->enable_reuse ? proxy_pool_get(pr->worker) : NULL;
     if (pr->bc != NULL) {
         pr->reused = 1;
@@ -357,6 +368,9 @@ static int send_out(rl_request_t *r, proxy_req_t *pr, int *failed)
         ssize_t n = send(pr->bc->fd, pr->out + pr->out_pos,
                          pr->out_len - pr->out_pos, MSG_NOSIGNAL);
         if (n > 0) {
+            if (pr->state == PS_SEND_HEAD) {
+                pr->head_written += (apr_size_t)n;
+            }
             pr->out_pos += (apr_size_t)n;
             pr->worker->s->bytes_out += (apr_uint64_t)n;
             continue;
@@ -792,7 +806,7 @@ static int proxy_step(rl_request_t *r, proxy_req_t *pr)
                 return rc;
             }
             if (failed) {
-                if (can_retry(pr)) {
+                if (can_retry(r, pr)) {
                     drop_backend(pr);
                     build_head(r, pr);
                     rc = start_attempt(r, pr);
@@ -858,7 +872,7 @@ static int proxy_step(rl_request_t *r, proxy_req_t *pr)
                                             apr_time_now() + pr->timeout,
                                             proxy_resume);
                 }
-                if (can_retry(pr)) {
+                if (can_retry(r, pr)) {
                     drop_backend(pr);
                     build_head(r, pr);
                     rc = start_attempt(r, pr);

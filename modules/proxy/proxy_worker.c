@@ -1,12 +1,11 @@
 /*
  * proxy_worker.c: workers (one per backend scheme://host:port), their
  * key=value parameters, and their shared state.
- *
- * Two ProxyPass lines naming the same backend share one worker, as in
- * httpd; the parameters of the first declaration win, later ones may not
- * contradict it.  Shared state (status, counters) lives in one anonymous
- * shared memory segment created by the parent in post_config, so every
- * child sees the same picture.
+ * * Two ProxyPass lines naming the same backend share one worker, as in
+ * httpd; the parameters of the first declaration win, and parameters on a
+ * later line are ignored with a warning naming the first.  Shared state
+ * (status, counters) lives in one anonymous shared memory segment created by
+ * the parent in post_config, so every child sees the same picture.
  */
 #include "proxy_private.h"
 
@@ -276,6 +275,13 @@ rl_proxy_define_worker(rl_cmd_t *cmd, const char *url, int nparams,
         w->index = -1;
         w->file = cmd->node->file;
         w->line = cmd->node->line;
+    }
+    if (existing && nparams > 0) {
+        rl_config_warn(cmd,
+                       "backend %s is already defined (%s:%u): its "
+                       "parameters there apply, these are ignored",
+                       w->name, w->file, w->line);
+        return w;
     }
     for (i = 0; i < nparams; i++) {
         char *kv = apr_pstrdup(cmd->temp_pool, params[i]);
