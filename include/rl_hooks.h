@@ -119,6 +119,10 @@ APR_DECLARE_EXTERNAL_HOOK(rl, RL, int, handler, (rl_request_t * r))
  */
 RL_DECLARE(void) rl_handler_declare_blocking(apr_pool_t *p, const char *name);
 
+/** How many handlers were declared blocking (an MPM prepares its thread
+ *  pool, and the locks it needs, only when there is one). */
+RL_DECLARE(int) rl_handler_blocking_count(void);
+
 /** log_transaction (ALL): after the response is sent (access log). */
 APR_DECLARE_EXTERNAL_HOOK(rl, RL, int, log_transaction, (rl_request_t * r))
 

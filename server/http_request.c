@@ -218,6 +218,12 @@ RL_DECLARE(void) rl_handler_declare_blocking(apr_pool_t *p, const char *name)
 }
 
 
+RL_DECLARE(int) rl_handler_blocking_count(void)
+{
+    return blocking_handlers ? (int)apr_hash_count(blocking_handlers) : 0;
+}
+
+
 #define STOP_UNLESS_OK(rc)                                                     \
     do {                                                                       \
         if ((rc) != RL_OK && (rc) != RL_DECLINED) {                            \

@@ -316,7 +316,9 @@ static void ev_accept(ev_loop_t *lp, rl_listener_t *l)
         ev->loop = lp;
         ev->watch.fd = -1;
         rl_conn_set_unwatch(c, ev_unwatch, ev);
-        rl_conn_set_offload(c, ev_offload, ev);
+        if (rl_handler_blocking_count() > 0) {
+            rl_conn_set_offload(c, ev_offload, ev);
+        }
         ev->next = lp->conns;
         if (lp->conns) {
             lp->conns->prev = ev;
@@ -481,12 +483,16 @@ static void event_child_main(apr_pool_t *pchild, int slot)
         int k = 0;
         lp->slot = slot;
         lp->epfd = epoll_create1(EPOLL_CLOEXEC);
-        apr_allocator_create(&lp->alloc);
-        /* a blocking-handler thread allocates from a connection's pools
-         * while the loop serves others: the allocator needs a lock */
-        apr_thread_mutex_create(&lp->alloc_lock, APR_THREAD_MUTEX_DEFAULT,
-                                pchild);
-        apr_allocator_mutex_set(lp->alloc, lp->alloc_lock);
+        apr_allocator_create(
+            &lp->alloc); /* a blocking-handler thread allocates from a
+                          * connection's pools while the loop serves others:
+                          * then the allocator needs a lock (only then: it costs
+                          * on every pool node) */
+        if (rl_handler_blocking_count() > 0) {
+            apr_thread_mutex_create(&lp->alloc_lock, APR_THREAD_MUTEX_DEFAULT,
+                                    pchild);
+            apr_allocator_mutex_set(lp->alloc, lp->alloc_lock);
+        }
         pthread_mutex_init(&lp->done_lock, NULL);
         lp->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         lp->wake_kind = EV_WAKE;
