@@ -54,7 +54,8 @@ def make_backend():
 @pytest.fixture(scope="module")
 def apache():
     """Debian's apache2 on a free port, serving a DocumentRoot with a
-    10 MiB file; shared by the tests of a module, stopped by PID."""    if not os.path.exists(APACHE):
+    10 MiB file; shared by the tests of a module, stopped by PID."""
+    if not os.path.exists(APACHE):
         pytest.skip("%s is not installed (Debian package apache2)" % APACHE)
     if not os.stat("/").st_mode & 0o001:
         # Apache's children run as nobody and load libraries after the
