@@ -179,6 +179,28 @@ RL_PROXY_DECLARE(rl_proxy_worker_t *)
 rl_proxy_define_worker(rl_cmd_t *cmd, const char *url, int nparams,
                        char *const params[], const char **err);
 
+/**
+ * Creates a member of balancer b for a URL, applying key=value parameters
+ * (BalancerMember).  Members are never shared with other balancers or with
+ * plain ProxyPass workers.
+ * @return NULL and *err on a bad URL, parameter, or a duplicate member
+ */
+RL_PROXY_DECLARE(rl_proxy_worker_t *)
+rl_proxy_define_member(rl_cmd_t *cmd, rl_proxy_balancer_t *b, const char *url,
+                       int nparams, char *const params[], const char **err);
+
+/**
+ * What mod_proxy asks of a balancer module (provider group
+ * "proxy_balancer", name "default", version "1"): the balancer parameters
+ * given on a ProxyPass line ("ProxyPass /p balancer://app/ lbmethod=…").
+ */
+typedef struct rl_proxy_balancer_provider_t {
+    /** Applies params to the balancer `name` ("balancer://app"), creating
+     *  it if needed; NULL or what is wrong. */
+    const char *(*set_params)(rl_cmd_t *cmd, const char *name, int nparams,
+                              char *const params[]);
+} rl_proxy_balancer_provider_t;
+
 /** True when a worker may take traffic now (not disabled, stopped, or in
  *  error before its retry time). */
 RL_PROXY_DECLARE(int)

@@ -256,7 +256,7 @@ static int do_include(read_ctx_t *ctx, rl_config_node_t *n, int optional,
     apr_array_header_t *names;
     apr_finfo_t fi;
     apr_dir_t *d;
-    int i;
+    int i, errors = 0;
 
     if (n->argc != 1) {
         rl_config_error(n, "expected one path, got %d arguments", n->argc);
@@ -325,12 +325,10 @@ static int do_include(read_ctx_t *ctx, rl_config_node_t *n, int optional,
         if (apr_stat(&fi, f, APR_FINFO_TYPE, ctx->ptemp) == APR_SUCCESS &&
             fi.filetype == APR_DIR) {
             continue;
-        }
-        if (read_file(ctx, f, parent, tail) != 0) {
-            return 1;
-        }
+        } /* an error in one file does not hide the others' */
+        errors += read_file(ctx, f, parent, tail);
     }
-    return 0;
+    return errors;
 }
 
 /* LoadModule and ServerRoot run while reading (httpd's EXEC_ON_READ):

@@ -302,8 +302,12 @@ const char *rl_module_load(apr_pool_t *p, const char *name, const char *path)
     }
     rv = apr_dso_load(&dso, fullpath, p);
     if (rv != APR_SUCCESS) {
-        return apr_psprintf(p, "cannot load '%s': %s", fullpath,
-                            apr_dso_error(dso, buf, sizeof(buf)));
+        const char *why = apr_dso_error(dso, buf, sizeof(buf));
+        return apr_psprintf(p, "cannot load '%s': %s%s", fullpath, why,
+                            strstr(why, "undefined symbol: rl_proxy_")
+                                ? " (it needs mod_proxy: load proxy_module "
+                                  "before it)"
+                                : "");
     }
     rv = apr_dso_sym(&sym, dso, name);
     if (rv != APR_SUCCESS) {

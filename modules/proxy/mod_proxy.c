@@ -172,11 +172,22 @@ static const char *add_pass(rl_cmd_t *cmd, void *dconf, int argc,
             return "an exclusion (!) takes no parameters";
         }
     } else if (strncasecmp(a.real, "balancer://", 11) == 0) {
-        /* a balancer module claims it in proxy_pre_request */ a.real_path =
-            url_path(a.real + 11);
-        if (rl_find_module("balancer") == NULL) {
-            return "balancer:// targets need mod_balancer, which is not "
-                   "available yet: give the backend's http:// URL";
+        /* a balancer module claims it in proxy_pre_request */
+        const rl_proxy_balancer_provider_t *bp =
+            rl_lookup_provider("proxy_balancer", "default", "1");
+        const char *slash = strchr(a.real + 11, '/');
+        a.real_path = slash ? slash : "";
+        if (bp == NULL) {
+            return "balancer:// targets need mod_balancer: add LoadModule "
+                   "balancer_module modules/mod_balancer.so";
+        }
+        err = bp->set_params(
+            cmd,
+            apr_pstrndup(cmd->pool, a.real,
+                         slash ? (apr_size_t)(slash - a.real) : strlen(a.real)),
+            argc - i, argv + i);
+        if (err != NULL) {
+            return err;
         }
     } else {
         a.worker =

@@ -64,6 +64,8 @@ typedef struct proxy_req_t {
     apr_interval_time_t timeout;
     char *body; /* PROXY_BUF bytes, only for requests with a body */
     apr_size_t head_written; /* request-head bytes the backend took */
+    const char *target;      /* the ProxyPass target (balancer://…) */
+    int failovers;           /* members tried after the first */
     int awaiting;            /* the request is out: the answer is not there
                         yet, so wait before reading */
 } proxy_req_t;
@@ -340,6 +342,9 @@ static int start_attempt(rl_request_t *r, proxy_req_t *pr)
     return RL_OK; /* connected at once, or failed: proxy_step checks */
 }
 
+static int failover(rl_request_t *r, proxy_req_t *pr);
+static int proxy_step(rl_request_t *r, proxy_req_t *pr);
+
 static int connect_failed(rl_request_t *r, proxy_req_t *pr, int err)
 {
     char buf[120];
@@ -357,7 +362,44 @@ static int connect_failed(rl_request_t *r, proxy_req_t *pr, int err)
     }
     drop_backend(pr);
     rl_proxy_run_post_request(r, pr->worker, RL_PROXY_CONNECT_FAILED);
-    return 503;
+    return failover(r, pr);
+}
+
+
+/*
+ * A balancer member could not be reached: the request goes to another
+ * member (the failed one is in error now, so it is not picked), as long
+ * as nothing of it was consumed, up to the balancer's maxattempts.  The
+ * client never sees the first failure.
+ */
+static int failover(rl_request_t *r, proxy_req_t *pr)
+{
+    rl_proxy_balancer_t *b = pr->worker->balancer;
+    rl_proxy_worker_t *next = NULL;
+    char *url = (char *)pr->path;
+    int rc;
+
+    if (b == NULL || b->nofailover || pr->body_started ||
+        pr->failovers >= b->maxattempts) {
+        return 503;
+    }
+    rc = rl_proxy_run_pre_request(r, pr->target, &next, &url);
+    if (rc != RL_OK || next == NULL || next == pr->worker) {
+        return rc > 0 ? rc : 503;
+    }
+    rl_log_rerror(RL_LOG_INFO, 0, r, "%s: failing over from %s to %s", b->name,
+                  pr->worker->name, next->name);
+    pr->failovers++;
+    apr_atomic_dec32(&pr->worker->s->busy);
+    apr_atomic_inc32(&next->s->busy);
+    pr->worker = next;
+    pr->path = url;
+    pr->timeout = worker_timeout(r, next);
+    apr_table_unset(r->err_headers_out, "Retry-After");
+    apr_table_setn(r->subprocess_env, "BALANCER_WORKER_NAME", next->name);
+    build_head(r, pr);
+    rc = start_attempt(r, pr);
+    return rc == RL_OK ? proxy_step(r, pr) : rc;
 }
 
 /* Sends pr->out[out_pos..out_len) to the backend. */
@@ -1022,6 +1064,7 @@ int proxy_http_handler(rl_request_t *r)
     pr = apr_pcalloc(r->pool, sizeof(*pr));
     pr->worker = worker;
     pr->path = url;
+    pr->target = route->target;
     pr->started = apr_time_now();
     pr->timeout = worker_timeout(r, worker);
     apr_table_setn(r->subprocess_env, "BALANCER_WORKER_NAME", worker->name);

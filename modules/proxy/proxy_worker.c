@@ -229,9 +229,11 @@ static const char *split_url(apr_pool_t *p, const char *url,
     return NULL;
 }
 
-RL_PROXY_DECLARE(rl_proxy_worker_t *)
-rl_proxy_define_worker(rl_cmd_t *cmd, const char *url, int nparams,
-                       char *const params[], const char **err)
+/* A worker for url: shared with other ProxyPass lines (b == NULL), or a
+ * member of balancer b (never shared). */
+static rl_proxy_worker_t *define_worker(rl_cmd_t *cmd, rl_proxy_balancer_t *b,
+                                        const char *url, int nparams,
+                                        char *const params[], const char **err)
 {
     apr_pool_t *p = cmd->pool;
     const char *scheme = NULL, *host = NULL, *name;
@@ -250,11 +252,17 @@ rl_proxy_define_worker(rl_cmd_t *cmd, const char *url, int nparams,
                : apr_psprintf(p, "%s://%s:%u", scheme, host, port);
     for (i = 0; i < workers->nelts; i++) {
         rl_proxy_worker_t *o = APR_ARRAY_IDX(workers, i, rl_proxy_worker_t *);
-        if (strcasecmp(o->name, name) == 0 && o->balancer == NULL) {
-            w = o;
-            existing = 1;
-            break;
+        if (strcasecmp(o->name, name) != 0 || o->balancer != b) {
+            continue;
         }
+        if (b != NULL) {
+            *err = apr_psprintf(p, "%s is already a member of %s (%s:%u)", name,
+                                b->name, o->file, o->line);
+            return NULL;
+        }
+        w = o;
+        existing = 1;
+        break;
     }
     if (w == NULL) {
         w = apr_pcalloc(p, sizeof(*w));
@@ -273,6 +281,7 @@ rl_proxy_define_worker(rl_cmd_t *cmd, const char *url, int nparams,
         w->enable_reuse = 1;
         w->loadfactor = 1;
         w->index = -1;
+        w->balancer = b;
         w->file = cmd->node->file;
         w->line = cmd->node->line;
     }
@@ -317,6 +326,22 @@ rl_proxy_define_worker(rl_cmd_t *cmd, const char *url, int nparams,
     APR_ARRAY_PUSH(workers, rl_proxy_worker_t *) = w;
     return w;
 }
+
+RL_PROXY_DECLARE(rl_proxy_worker_t *)
+rl_proxy_define_worker(rl_cmd_t *cmd, const char *url, int nparams,
+                       char *const params[], const char **err)
+{
+    return define_worker(cmd, NULL, url, nparams, params, err);
+}
+
+
+RL_PROXY_DECLARE(rl_proxy_worker_t *)
+rl_proxy_define_member(rl_cmd_t *cmd, rl_proxy_balancer_t *b, const char *url,
+                       int nparams, char *const params[], const char **err)
+{
+    return define_worker(cmd, b, url, nparams, params, err);
+}
+
 
 /* post_config: move every worker's state into one shared segment. */
 apr_status_t proxy_workers_attach_shm(apr_pool_t *p, rl_server_t *s)

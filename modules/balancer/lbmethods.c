@@ -1,0 +1,279 @@
+/*
+ * lbmethods.c: the bundled load-balancing methods, each a provider of
+ * group "lbmethod", version "1" (rl_proxy_lbmethod_t in rl_proxy.h), the
+ * same API a third-party module uses.
+ *
+ * Every method picks among the members balancer_member_ok() accepts; the
+ * caller (mod_balancer.c) falls back to hot standbys when none is.
+ */
+#include "balancer_private.h"
+
+#include <apr_atomic.h>
+#include <apr_lib.h>
+#include <apr_thread_mutex.h>
+#include <math.h>
+
+/*
+ * byrequests: smooth weighted round robin (nginx's algorithm).  Each pick
+ * adds every member's weight to its current score, takes the highest and
+ * subtracts the total from it.  Worked example, weights a=3 b=1:
+ *   scores (3,1) -> a, (-1,1);  (2,2) -> a, (-2,2);
+ *   (1,3) -> b, (1,-1);  (4,0) -> a, (0,0)      => a a b a, repeating.
+ * The scores are per child (a mutex for the child's threads), so the 3:1
+ * holds in every child and therefore overall.
+ */
+typedef struct byrequests_ctx_t {
+    apr_thread_mutex_t *lock;
+    int *score;
+} byrequests_ctx_t;
+
+static apr_status_t byrequests_init(rl_proxy_balancer_t *b, apr_pool_t *p)
+{
+    byrequests_ctx_t *ctx = apr_pcalloc(p, sizeof(*ctx));
+
+    ctx->score = apr_pcalloc(p, sizeof(int) * (apr_size_t)b->members->nelts);
+    apr_thread_mutex_create(&ctx->lock, APR_THREAD_MUTEX_DEFAULT, p);
+    b->lb_context = ctx;
+    return APR_SUCCESS;
+}
+
+
+static rl_proxy_worker_t *byrequests_pick(rl_proxy_balancer_t *b,
+                                          rl_request_t *r)
+{
+    byrequests_ctx_t *ctx = b->lb_context;
+    apr_time_t now = apr_time_now();
+    rl_proxy_worker_t *best = NULL;
+    int i, total = 0, besti = -1;
+
+    (void)r;
+    apr_thread_mutex_lock(ctx->lock);
+    for (i = 0; i < b->members->nelts; i++) {
+        rl_proxy_worker_t *w =
+            APR_ARRAY_IDX(b->members, i, rl_proxy_worker_t *);
+        if (!balancer_member_ok(w, now)) {
+            continue;
+        }
+        ctx->score[i] += w->loadfactor;
+        total += w->loadfactor;
+        if (besti < 0 || ctx->score[i] > ctx->score[besti]) {
+            besti = i;
+        }
+    }
+    if (besti >= 0) {
+        ctx->score[besti] -= total;
+        best = APR_ARRAY_IDX(b->members, besti, rl_proxy_worker_t *);
+    }
+    apr_thread_mutex_unlock(ctx->lock);
+    return best;
+}
+
+
+/* bybusyness (and leastconn): fewest requests in flight across all
+ * children (shared counter), relative to loadfactor; ties go round robin. */
+static volatile apr_uint32_t busy_rr;
+
+static rl_proxy_worker_t *bybusyness_pick(rl_proxy_balancer_t *b,
+                                          rl_request_t *r)
+{
+    apr_time_t now = apr_time_now();
+    rl_proxy_worker_t *best = NULL;
+    double best_load = 0;
+    int i, n = b->members->nelts;
+    int start = n ? (int)(apr_atomic_inc32(&busy_rr) % (apr_uint32_t)n) : 0;
+
+    (void)r;
+    for (i = 0; i < n; i++) {
+        rl_proxy_worker_t *w =
+            APR_ARRAY_IDX(b->members, (start + i) % n, rl_proxy_worker_t *);
+        double load;
+        if (!balancer_member_ok(w, now)) {
+            continue;
+        }
+        load = (double)w->s->busy / w->loadfactor;
+        if (best == NULL || load < best_load) {
+            best = w;
+            best_load = load;
+        }
+    }
+    return best;
+}
+
+
+/* bytraffic: least bytes moved (both ways), relative to loadfactor. */
+static rl_proxy_worker_t *bytraffic_pick(rl_proxy_balancer_t *b,
+                                         rl_request_t *r)
+{
+    apr_time_t now = apr_time_now();
+    rl_proxy_worker_t *best = NULL;
+    double best_t = 0;
+    int i;
+
+    (void)r;
+    for (i = 0; i < b->members->nelts; i++) {
+        rl_proxy_worker_t *w =
+            APR_ARRAY_IDX(b->members, i, rl_proxy_worker_t *);
+        double t;
+        if (!balancer_member_ok(w, now)) {
+            continue;
+        }
+        t = (double)(w->s->bytes_in + w->s->bytes_out) / w->loadfactor;
+        if (best == NULL || t < best_t) {
+            best = w;
+            best_t = t;
+        }
+    }
+    return best;
+}
+
+
+/* random: power of two choices on requests in flight. */
+static __thread apr_uint64_t rnd_state;
+
+static apr_uint32_t rnd_next(void)
+{
+    if (rnd_state == 0) {
+        rnd_state = (apr_uint64_t)apr_time_now() ^ (apr_uint64_t)&rnd_state;
+    }
+    rnd_state ^= rnd_state << 13;
+    rnd_state ^= rnd_state >> 7;
+    rnd_state ^= rnd_state << 17;
+    return (apr_uint32_t)(rnd_state >> 16);
+}
+
+
+static rl_proxy_worker_t *random_pick(rl_proxy_balancer_t *b, rl_request_t *r)
+{
+    apr_time_t now = apr_time_now();
+    rl_proxy_worker_t *ok[64], *x, *y;
+    int i, n = 0;
+
+    (void)r;
+    for (i = 0; i < b->members->nelts && n < 64; i++) {
+        rl_proxy_worker_t *w =
+            APR_ARRAY_IDX(b->members, i, rl_proxy_worker_t *);
+        if (balancer_member_ok(w, now)) {
+            ok[n++] = w;
+        }
+    }
+    if (n == 0) {
+        return NULL;
+    }
+    x = ok[rnd_next() % (apr_uint32_t)n];
+    y = ok[rnd_next() % (apr_uint32_t)n];
+    return (double)y->s->busy / y->loadfactor <
+                   (double)x->s->busy / x->loadfactor
+               ? y
+               : x;
+}
+
+
+/*
+ * source and hash: rendezvous (highest random weight) hashing.  Each
+ * member scores hash(member, key) scaled by its loadfactor; the highest
+ * wins.  Removing one of N members moves only the keys it won (~1/N), and
+ * every Relais node computes the same answer without sharing state.
+ */
+static apr_uint64_t fnv1a(const char *s, apr_size_t n, apr_uint64_t h)
+{
+    apr_size_t i;
+
+    for (i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+
+static rl_proxy_worker_t *hrw_pick(rl_proxy_balancer_t *b, const char *key)
+{
+    apr_time_t now = apr_time_now();
+    rl_proxy_worker_t *best = NULL;
+    double best_score = -1;
+    apr_uint64_t kh = fnv1a(key, strlen(key), 14695981039346656037ULL);
+    int i;
+
+    for (i = 0; i < b->members->nelts; i++) {
+        rl_proxy_worker_t *w =
+            APR_ARRAY_IDX(b->members, i, rl_proxy_worker_t *);
+        apr_uint64_t h;
+        double u, score;
+        if (!balancer_member_ok(w, now)) {
+            continue;
+        }
+        h = fnv1a(w->name, strlen(w->name), kh);
+        h ^= h >> 33;
+        h *= 0xff51afd7ed558ccdULL;
+        h ^= h >> 33;
+        u = ((double)(h >> 11) + 0.5) / 9007199254740992.0; /* (0,1) */
+        score = -(double)w->loadfactor / log(u);
+        if (score > best_score) {
+            best = w;
+            best_score = score;
+        }
+    }
+    return best;
+}
+
+
+static rl_proxy_worker_t *source_pick(rl_proxy_balancer_t *b, rl_request_t *r)
+{
+    return hrw_pick(b, r->connection->client_ip);
+}
+
+
+/* hash: the key is hashkey= (uri, header:Name, cookie:Name; default uri) */
+static rl_proxy_worker_t *hash_pick(rl_proxy_balancer_t *b, rl_request_t *r)
+{
+    const char *spec = b->lb_context, *key = NULL;
+
+    if (spec != NULL && strncasecmp(spec, "header:", 7) == 0) {
+        key = apr_table_get(r->headers_in, spec + 7);
+    } else if (spec != NULL && strncasecmp(spec, "cookie:", 7) == 0) {
+        const char *c = apr_table_get(r->headers_in, "Cookie");
+        apr_size_t n = strlen(spec + 7);
+        while (c != NULL && *c) {
+            while (*c == ' ' || *c == ';') {
+                c++;
+            }
+            if (strncmp(c, spec + 7, n) == 0 && c[n] == '=') {
+                key = apr_pstrndup(r->pool, c + n + 1, strcspn(c + n + 1, ";"));
+                break;
+            }
+            c = strchr(c, ';');
+        }
+    }
+    if (key == NULL) {
+        key = r->uri;
+    }
+    return hrw_pick(b, key);
+}
+
+
+static const rl_proxy_lbmethod_t lb_byrequests = {
+    "byrequests", byrequests_init, byrequests_pick, NULL, NULL, NULL};
+static const rl_proxy_lbmethod_t lb_bybusyness = {
+    "bybusyness", NULL, bybusyness_pick, NULL, NULL, NULL};
+static const rl_proxy_lbmethod_t lb_leastconn = {
+    "leastconn", NULL, bybusyness_pick, NULL, NULL, NULL};
+static const rl_proxy_lbmethod_t lb_bytraffic = {
+    "bytraffic", NULL, bytraffic_pick, NULL, NULL, NULL};
+static const rl_proxy_lbmethod_t lb_random = {"random", NULL, random_pick,
+                                              NULL,     NULL, NULL};
+static const rl_proxy_lbmethod_t lb_source = {"source", NULL, source_pick,
+                                              NULL,     NULL, NULL};
+static const rl_proxy_lbmethod_t lb_hash = {"hash", NULL, hash_pick,
+                                            NULL,   NULL, NULL};
+
+void balancer_register_lbmethods(apr_pool_t *p)
+{
+    const rl_proxy_lbmethod_t *all[] = {
+        &lb_byrequests, &lb_bybusyness, &lb_leastconn, &lb_bytraffic,
+        &lb_random,     &lb_source,     &lb_hash};
+    unsigned i;
+
+    for (i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+        rl_register_provider(p, "lbmethod", all[i]->name, "1", all[i]);
+    }
+}

@@ -1,0 +1,353 @@
+/*
+ * mod_balancer.c: balancer://name targets for mod_proxy, with httpd's
+ * mod_proxy_balancer configuration: <Proxy "balancer://name"> with
+ * BalancerMember and ProxySet, balancer parameters on ProxyPass.
+ *
+ * mod_proxy asks in proxy_pre_request; this module picks a member through
+ * proxy_pick_member, whose default is the balancer's lbmethod provider
+ * (lbmethods.c).  Hot standby members (+H) take traffic only when no other
+ * member is usable; with none usable the answer is 503 with Retry-After.
+ * A member that fails to connect is put in error by mod_proxy, which then
+ * asks again (failover, up to maxattempts).
+ */
+#include "balancer_private.h"
+
+#include <apr_hash.h>
+#include <apr_lib.h>
+#include <stdlib.h>
+
+RL_LOG_USE_MODULE(balancer);
+
+/* The balancers of this configuration generation. */
+static apr_hash_t *balancers;
+
+static apr_status_t balancers_cleanup(void *unused)
+{
+    (void)unused;
+    balancers = NULL;
+    return APR_SUCCESS;
+}
+
+
+int balancer_member_ok(const rl_proxy_worker_t *w, apr_time_t now)
+{
+    return rl_proxy_worker_usable(w, now) &&
+           !(w->s->status & (RL_WORKER_HOT_STANDBY | RL_WORKER_HOT_SPARE |
+                             RL_WORKER_DRAINING));
+}
+
+
+/* "balancer://app" (any case, trailing slash ignored) */
+static rl_proxy_balancer_t *balancer_get(rl_cmd_t *cmd, const char *name,
+                                         int create)
+{
+    char *key = apr_pstrdup(cmd->pool, name), *s;
+    rl_proxy_balancer_t *b;
+    apr_size_t n = strlen(key);
+
+    while (n > 0 && key[n - 1] == '/') {
+        key[--n] = '\0';
+    }
+    for (s = key; *s; s++) {
+        *s = (char)apr_tolower(*s);
+    }
+    if (balancers == NULL) {
+        balancers = apr_hash_make(cmd->pool);
+        apr_pool_cleanup_register(cmd->pool, NULL, balancers_cleanup,
+                                  apr_pool_cleanup_null);
+    }
+    b = apr_hash_get(balancers, key, APR_HASH_KEY_STRING);
+    if (b == NULL && create) {
+        b = apr_pcalloc(cmd->pool, sizeof(*b));
+        b->name = key;
+        b->members = apr_array_make(cmd->pool, 4, sizeof(rl_proxy_worker_t *));
+        b->sticky_sep = '.';
+        b->failonstatus = apr_array_make(cmd->pool, 1, sizeof(int));
+        b->file = cmd->node->file;
+        b->line = cmd->node->line;
+        apr_hash_set(balancers, key, APR_HASH_KEY_STRING, b);
+    }
+    return b;
+}
+
+
+/* One balancer parameter (ProxySet, or on ProxyPass). */
+static const char *set_balancer_param(rl_cmd_t *cmd, rl_proxy_balancer_t *b,
+                                      const char *key, const char *val)
+{
+    apr_pool_t *p = cmd->pool;
+
+    if (strcasecmp(key, "lbmethod") == 0) {
+        b->lbmethod = rl_lookup_provider("lbmethod", val, "1");
+        if (b->lbmethod == NULL) {
+            apr_array_header_t *names =
+                rl_list_provider_names(cmd->temp_pool, "lbmethod", "1");
+            return apr_psprintf(p, "lbmethod=%s: unknown method (loaded: %s)",
+                                val,
+                                apr_array_pstrcat(cmd->temp_pool, names, ','));
+        }
+        return NULL;
+    }
+    if (strcasecmp(key, "hashkey") == 0) {
+        if (strcasecmp(val, "uri") != 0 &&
+            strncasecmp(val, "header:", 7) != 0 &&
+            strncasecmp(val, "cookie:", 7) != 0) {
+            return apr_psprintf(p,
+                                "hashkey=%s: expected uri, header:Name or "
+                                "cookie:Name",
+                                val);
+        }
+        b->lb_context = apr_pstrdup(p, val);
+        return NULL;
+    }
+    if (strcasecmp(key, "maxattempts") == 0) {
+        char *end;
+        long v = strtol(val, &end, 10);
+        if (*end || v < 0 || v > 100) {
+            return apr_psprintf(p, "maxattempts=%s: expected 0 to 100", val);
+        }
+        b->maxattempts = (int)v;
+        return NULL;
+    }
+    if (strcasecmp(key, "nofailover") == 0) {
+        return rl_parse_flag(p, val, &b->nofailover);
+    }
+    if (strcasecmp(key, "timeout") == 0) {
+        return rl_parse_duration(p, val, APR_USEC_PER_SEC, &b->timeout);
+    }
+    if (strcasecmp(key, "stickysession") == 0 ||
+        strcasecmp(key, "stickysessionsep") == 0 ||
+        strcasecmp(key, "failonstatus") == 0 ||
+        strcasecmp(key, "failontimeout") == 0 ||
+        strcasecmp(key, "forcerecovery") == 0 ||
+        strcasecmp(key, "growth") == 0 ||
+        strcasecmp(key, "scolonpathdelim") == 0 ||
+        strcasecmp(key, "lbset") == 0) {
+        return apr_psprintf(p,
+                            "balancer parameter '%s' is not supported yet "
+                            "(it arrives with the rest of issue 4)",
+                            key);
+    }
+    return apr_psprintf(p,
+                        "unknown balancer parameter '%s' (expected lbmethod, "
+                        "hashkey, maxattempts, nofailover or timeout)",
+                        key);
+}
+
+
+static const char *apply_params(rl_cmd_t *cmd, rl_proxy_balancer_t *b, int n,
+                                char *const params[])
+{
+    int i;
+
+    for (i = 0; i < n; i++) {
+        char *kv = apr_pstrdup(cmd->temp_pool, params[i]);
+        char *eq = strchr(kv, '=');
+        const char *err;
+        if (eq == NULL) {
+            return apr_psprintf(cmd->pool, "'%s': expected key=value",
+                                params[i]);
+        }
+        *eq++ = '\0';
+        err = set_balancer_param(cmd, b, kv, eq);
+        if (err != NULL) {
+            return err;
+        }
+    }
+    return NULL;
+}
+
+
+/* mod_proxy's hand-off for "ProxyPass /p balancer://app/ k=v…" */
+static const char *provider_set_params(rl_cmd_t *cmd, const char *name, int n,
+                                       char *const params[])
+{
+    return apply_params(cmd, balancer_get(cmd, name, 1), n, params);
+}
+
+
+static const rl_proxy_balancer_provider_t balancer_provider = {
+    provider_set_params};
+
+/* the balancer a directive inside <Proxy balancer://…> is about */
+static const char *section_balancer(rl_cmd_t *cmd, int *argi, int argc,
+                                    char *const argv[], rl_proxy_balancer_t **b)
+{
+    const char *name = NULL;
+
+    if (cmd->context == RL_CTX_PROXY) {
+        name = cmd->path;
+    } else if (*argi < argc &&
+               strncasecmp(argv[*argi], "balancer://", 11) == 0) {
+        name = argv[(*argi)++];
+    }
+    if (name == NULL || strncasecmp(name, "balancer://", 11) != 0) {
+        return "belongs in <Proxy balancer://name>, or names the balancer "
+               "first (balancer://name)";
+    }
+    *b = balancer_get(cmd, name, 1);
+    return NULL;
+}
+
+
+/* BalancerMember [balancer://name] url [key=value …] */
+static const char *add_member(rl_cmd_t *cmd, void *dconf, int argc,
+                              char *const argv[])
+{
+    rl_proxy_balancer_t *b;
+    rl_proxy_worker_t *w;
+    const char *err;
+    int i = 0;
+
+    (void)dconf;
+    err = section_balancer(cmd, &i, argc, argv, &b);
+    if (err != NULL) {
+        return err;
+    }
+    if (i >= argc) {
+        return "expected the member's URL";
+    }
+    w = rl_proxy_define_member(cmd, b, argv[i], argc - i - 1, argv + i + 1,
+                               &err);
+    if (w == NULL) {
+        return err;
+    }
+    APR_ARRAY_PUSH(b->members, rl_proxy_worker_t *) = w;
+    return NULL;
+}
+
+
+/* ProxySet [balancer://name] key=value … */
+static const char *proxy_set(rl_cmd_t *cmd, void *dconf, int argc,
+                             char *const argv[])
+{
+    rl_proxy_balancer_t *b;
+    const char *err;
+    int i = 0;
+
+    (void)dconf;
+    err = section_balancer(cmd, &i, argc, argv, &b);
+    if (err != NULL) {
+        return err;
+    }
+    return apply_params(cmd, b, argc - i, argv + i);
+}
+
+
+/* proxy_pre_request: claim balancer:// targets and pick a member. */
+static int balancer_pre_request(rl_request_t *r, const char *target,
+                                rl_proxy_worker_t **worker, char **url)
+{
+    rl_proxy_balancer_t *b;
+    const char *slash;
+    char *name, *s;
+
+    (void)url;
+    if (strncasecmp(target, "balancer://", 11) != 0 || balancers == NULL) {
+        return RL_DECLINED;
+    }
+    slash = strchr(target + 11, '/');
+    name = apr_pstrndup(r->pool, target,
+                        slash ? (apr_size_t)(slash - target) : strlen(target));
+    for (s = name; *s; s++) {
+        *s = (char)apr_tolower(*s);
+    }
+    b = apr_hash_get(balancers, name, APR_HASH_KEY_STRING);
+    if (b == NULL) {
+        rl_log_rerror(RL_LOG_ERR, 0, r, "no balancer named %s", name);
+        return 500;
+    }
+    *worker = rl_proxy_run_pick_member(b, r);
+    if (*worker == NULL) {
+        rl_log_rerror(RL_LOG_ERR, 0, r,
+                      "%s: no member can take the request (all in error, "
+                      "disabled or stopped)",
+                      b->name);
+        apr_table_setn(r->err_headers_out, "Retry-After", "10");
+        return 503;
+    }
+    apr_table_setn(r->subprocess_env, "BALANCER_NAME", b->name);
+    return RL_OK;
+}
+
+
+/* proxy_pick_member, default: the lbmethod, then hot standbys. */
+static rl_proxy_worker_t *balancer_pick(rl_proxy_balancer_t *b, rl_request_t *r)
+{
+    rl_proxy_worker_t *w = b->lbmethod->pick(b, r);
+    apr_time_t now = apr_time_now();
+    int i;
+
+    if (w != NULL) {
+        return w;
+    }
+    for (i = 0; i < b->members->nelts; i++) {
+        w = APR_ARRAY_IDX(b->members, i, rl_proxy_worker_t *);
+        if ((w->s->status & RL_WORKER_HOT_STANDBY) &&
+            rl_proxy_worker_usable(w, now)) {
+            return w;
+        }
+    }
+    return NULL;
+}
+
+
+static int balancer_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                                apr_pool_t *ptemp, rl_server_t *s)
+{
+    apr_hash_index_t *hi;
+
+    (void)plog;
+    for (hi = balancers ? apr_hash_first(ptemp, balancers) : NULL; hi;
+         hi = apr_hash_next(hi)) {
+        rl_proxy_balancer_t *b = apr_hash_this_val(hi);
+        if (b->members->nelts == 0) {
+            rl_log_error(RL_LOG_EMERG, 0, s, "%s (%s:%u) has no BalancerMember",
+                         b->name, b->file, b->line);
+            return 500;
+        }
+        if (b->lbmethod == NULL) {
+            b->lbmethod = rl_lookup_provider("lbmethod", "byrequests", "1");
+        }
+        if (b->lbmethod->init != NULL &&
+            b->lbmethod->init(b, pconf) != APR_SUCCESS) {
+            return 500;
+        }
+        if (b->maxattempts == 0) {
+            b->maxattempts = b->members->nelts - 1;
+        }
+    }
+    return RL_OK;
+}
+
+
+static void balancer_register_hooks(apr_pool_t *p)
+{
+    static const char *const after_proxy[] = {"proxy", NULL};
+
+    balancer_register_lbmethods(p);
+    rl_register_provider(p, "proxy_balancer", "default", "1",
+                         &balancer_provider);
+    rl_hook_post_config(balancer_post_config, after_proxy, NULL,
+                        RL_HOOK_MIDDLE);
+    rl_proxy_hook_pre_request(balancer_pre_request, NULL, NULL, RL_HOOK_MIDDLE);
+    rl_proxy_hook_pick_member(balancer_pick, NULL, NULL, RL_HOOK_LAST);
+}
+
+
+static const rl_directive_t balancer_directives[] = {
+    RL_TAKE_ARGV("BalancerMember", add_member, NULL,
+                 RL_CTX_SERVER | RL_CTX_PROXY,
+                 "BalancerMember [balancer://name] http://host:port "
+                 "[key=value …]"),
+    RL_TAKE_ARGV("ProxySet", proxy_set, NULL, RL_CTX_SERVER | RL_CTX_PROXY,
+                 "ProxySet [balancer://name] key=value …"),
+    RL_DIRECTIVE_END};
+
+RL_DECLARE_MODULE(balancer) = {RL_MODULE_STUFF("balancer", "0.1.0", 0),
+                               balancer_directives,
+                               NULL,
+                               NULL,
+                               NULL,
+                               NULL,
+                               balancer_register_hooks};

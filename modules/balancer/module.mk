@@ -1,0 +1,1 @@
+MOD_balancer_LIBS = -lm
