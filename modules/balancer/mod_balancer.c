@@ -115,9 +115,26 @@ static const char *set_balancer_param(rl_cmd_t *cmd, rl_proxy_balancer_t *b,
     if (strcasecmp(key, "timeout") == 0) {
         return rl_parse_duration(p, val, APR_USEC_PER_SEC, &b->timeout);
     }
-    if (strcasecmp(key, "stickysession") == 0 ||
-        strcasecmp(key, "stickysessionsep") == 0 ||
-        strcasecmp(key, "failonstatus") == 0 ||
+    if (strcasecmp(key, "stickysession") == 0) {
+        /* "JSESSIONID" (cookie and URL parameter of that name) or
+         * "cookiename|paramname", as httpd */
+        const char *bar = strchr(val, '|');
+        b->sticky_cookie =
+            bar ? apr_pstrndup(p, val, bar - val) : apr_pstrdup(p, val);
+        b->sticky_param = bar ? apr_pstrdup(p, bar + 1) : b->sticky_cookie;
+        return NULL;
+    }
+    if (strcasecmp(key, "stickysessionsep") == 0) {
+        if (strlen(val) != 1) {
+            return apr_psprintf(p,
+                                "stickysessionsep=%s: expected one "
+                                "character",
+                                val);
+        }
+        b->sticky_sep = val[0];
+        return NULL;
+    }
+    if (strcasecmp(key, "failonstatus") == 0 ||
         strcasecmp(key, "failontimeout") == 0 ||
         strcasecmp(key, "forcerecovery") == 0 ||
         strcasecmp(key, "growth") == 0 ||
@@ -130,6 +147,7 @@ static const char *set_balancer_param(rl_cmd_t *cmd, rl_proxy_balancer_t *b,
     }
     return apr_psprintf(p,
                         "unknown balancer parameter '%s' (expected lbmethod, "
+                        "stickysession, stickysessionsep, "
                         "hashkey, maxattempts, nofailover or timeout)",
                         key);
 }
@@ -272,12 +290,92 @@ static int balancer_pre_request(rl_request_t *r, const char *target,
 
 
 /* proxy_pick_member, default: the lbmethod, then hot standbys. */
+/* The value of cookie `name` in r, or NULL. */
+static const char *cookie_value(rl_request_t *r, const char *name)
+{
+    const char *c = apr_table_get(r->headers_in, "Cookie");
+    apr_size_t n = strlen(name);
+
+    while (c != NULL && *c) {
+        while (*c == ' ' || *c == ';' || *c == ',') {
+            c++;
+        }
+        if (strncmp(c, name, n) == 0 && c[n] == '=') {
+            return apr_pstrndup(r->pool, c + n + 1, strcspn(c + n + 1, ";,"));
+        }
+        c = strpbrk(c, ";,");
+    }
+    return NULL;
+}
+
+
+/* The value of URL parameter `name` (";name=v" in the path, or
+ * "name=v" in the query), or NULL. */
+static const char *param_value(rl_request_t *r, const char *name)
+{
+    apr_size_t n = strlen(name);
+    const char *s;
+
+    for (s = r->unparsed_uri; (s = strstr(s, name)) != NULL; s += n) {
+        if ((s == r->unparsed_uri || s[-1] == ';' || s[-1] == '?' ||
+             s[-1] == '&') &&
+            s[n] == '=') {
+            return apr_pstrndup(r->pool, s + n + 1, strcspn(s + n + 1, "&;#"));
+        }
+    }
+    return NULL;
+}
+
+
+/*
+ * Sticky sessions, as httpd: the session id in the cookie or URL
+ * parameter ends in ".route" (the separator is stickysessionsep); the
+ * member with that route= takes the request while it is usable, even
+ * when draining (+N).  A member in error loses its clients to the others.
+ */
+static rl_proxy_worker_t *sticky_member(rl_proxy_balancer_t *b, rl_request_t *r)
+{
+    const char *v = NULL, *route;
+    apr_time_t now;
+    int i;
+
+    if (b->sticky_cookie == NULL) {
+        return NULL;
+    }
+    v = param_value(r, b->sticky_param);
+    if (v == NULL) {
+        v = cookie_value(r, b->sticky_cookie);
+    }
+    if (v == NULL || (route = strchr(v, b->sticky_sep)) == NULL) {
+        return NULL;
+    }
+    route++;
+    now = apr_time_now();
+    for (i = 0; i < b->members->nelts; i++) {
+        rl_proxy_worker_t *w =
+            APR_ARRAY_IDX(b->members, i, rl_proxy_worker_t *);
+        if (w->route != NULL && strcmp(w->route, route) == 0 &&
+            rl_proxy_worker_usable(w, now)) {
+            apr_table_setn(r->subprocess_env, "BALANCER_SESSION_ROUTE",
+                           w->route);
+            return w;
+        }
+    }
+    apr_table_setn(r->subprocess_env, "BALANCER_ROUTE_CHANGED", "1");
+    return NULL;
+}
+
+
 static rl_proxy_worker_t *balancer_pick(rl_proxy_balancer_t *b, rl_request_t *r)
 {
-    rl_proxy_worker_t *w = b->lbmethod->pick(b, r);
+    rl_proxy_worker_t *w = sticky_member(b, r);
     apr_time_t now = apr_time_now();
     int i;
 
+    if (w != NULL) {
+        return w;
+    }
+    w = b->lbmethod->pick(b, r);
     if (w != NULL) {
         return w;
     }

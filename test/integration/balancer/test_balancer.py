@@ -223,3 +223,55 @@ Listen 127.0.0.1:%d
              open(relais.root + "/logs/access.json") if l.strip()]
     assert lines and all(l["member"] == "http://127.0.0.1:%d" % b1
                          for l in lines)
+
+
+def sticky_conf(front, backends, extra_member="", proxyset=""):
+    body = "\n".join("        BalancerMember http://127.0.0.1:%d route=%s%s" % (
+        p, n, extra_member if n == "b" else "") for p, n in backends)
+    body += "\n        ProxySet stickysession=JSESSIONID%s" % proxyset
+    return conf(front, backends, body)
+
+
+def test_sticky_cookie_and_url_parameter(relais):
+    front = free_port()
+    backends = [(free_port(), "a"), (free_port(), "b")]
+    relais.write_conf(sticky_conf(front, backends))
+    relais.start(front)
+    assert set(names(front, 20, headers={"Cookie": "x=1; JSESSIONID=s1.b"})) \
+        == {"b"}
+    assert set(names(front, 20, path="/p;JSESSIONID=s2.a")) == {"a"}
+    # no session: the lbmethod spreads
+    assert set(names(front, 20)) == {"a", "b"}
+
+
+def test_sticky_pair_form_and_separator(relais):
+    front = free_port()
+    backends = [(free_port(), "a"), (free_port(), "b")]
+    relais.write_conf(conf(front, backends, """
+        BalancerMember http://127.0.0.1:%d route=a
+        BalancerMember http://127.0.0.1:%d route=b
+        ProxySet stickysession=SESS|sid stickysessionsep=-""" % (
+        backends[0][0], backends[1][0])))
+    relais.start(front)
+    assert set(names(front, 10, headers={"Cookie": "SESS=z-b"})) == {"b"}
+    assert set(names(front, 10, path="/x?sid=z-a")) == {"a"}
+
+
+def test_draining_member_serves_only_its_sticky_clients(relais):
+    front = free_port()
+    backends = [(free_port(), "a"), (free_port(), "b")]
+    relais.write_conf(sticky_conf(front, backends, extra_member=" status=+N"))
+    relais.start(front)
+    assert set(names(front, 30)) == {"a"}
+    assert set(names(front, 10, headers={"Cookie": "JSESSIONID=q.b"})) == {"b"}
+
+
+def test_sticky_member_down_fails_over(relais):
+    front, a = free_port(), free_port()
+    dead = free_port()
+    relais.write_conf(conf(front, [(a, "a")], """
+        BalancerMember http://127.0.0.1:%d route=a
+        BalancerMember http://127.0.0.1:%d route=b retry=60
+        ProxySet stickysession=JSESSIONID""" % (a, dead)))
+    relais.start(front)
+    assert set(names(front, 10, headers={"Cookie": "JSESSIONID=q.b"})) == {"a"}
