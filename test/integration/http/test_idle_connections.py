@@ -16,6 +16,16 @@ from helpers_http import RawConn, echo_conf, request_bytes
 N_CONN = 10000
 MAX_INFLIGHT = 256          # below the listen backlog (511)
 RSS_LIMIT_KB = 100 * 1024
+
+
+def sanitizer_build():
+    """True for an ASan build: its allocator's redzones and shadow memory
+    multiply RSS, so the memory budget is not meaningful there (the
+    responsiveness check still is)."""
+    import subprocess
+    from conftest import RELAISD
+    out = subprocess.run(["ldd", RELAISD], capture_output=True, text=True)
+    return "libasan" in out.stdout
 # Each side (this process, the relaisd child) holds N_CONN descriptors in
 # its own table, so each needs N_CONN plus some headroom.
 FD_NEEDED = N_CONN + 2000
@@ -167,7 +177,8 @@ LogLevel warn
         record_property("new_client_latency_ms", round(latency * 1000, 1))
 
         assert latency < 1.0, "new client waited %.2f s" % latency
-        assert rss_kb < RSS_LIMIT_KB, msg
+        if not sanitizer_build():
+            assert rss_kb < RSS_LIMIT_KB, msg
     finally:
         for s in socks:
             s.close()
