@@ -201,6 +201,17 @@ typedef struct rl_proxy_balancer_provider_t {
                               char *const params[]);
 } rl_proxy_balancer_provider_t;
 
+/**
+ * A worker key=value parameter another module handles: a provider of
+ * group "proxy_worker_param", named after the key ("hcmethod"), version
+ * "1".  mod_proxy calls it for keys it does not know.
+ */
+typedef struct rl_proxy_worker_param_t {
+    /** Applies the value to w (configuration pool p); NULL or what is
+     *  wrong, e.g. "hcinterval=x: expected a duration". */
+    const char *(*set)(apr_pool_t *p, rl_proxy_worker_t *w, const char *val);
+} rl_proxy_worker_param_t;
+
 /** True when a worker may take traffic now (not disabled, stopped, or in
  *  error before its retry time). */
 RL_PROXY_DECLARE(int)

@@ -173,6 +173,14 @@ static const char *set_param(apr_pool_t *p, rl_proxy_worker_t *w,
                             "by Relais yet; remove it",
                             key);
     }
+    {
+        /* a key another module handles (mod_healthcheck's hc*) */
+        const rl_proxy_worker_param_t *ext =
+            rl_lookup_provider("proxy_worker_param", key, "1");
+        if (ext != NULL) {
+            return ext->set(p, w, val);
+        }
+    }
     return apr_psprintf(p,
                         "unknown worker parameter '%s' (expected timeout, "
                         "connectiontimeout, retry, ttl, max, enablereuse, "
