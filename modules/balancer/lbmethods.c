@@ -186,6 +186,18 @@ static apr_uint64_t fnv1a(const char *s, apr_size_t n, apr_uint64_t h)
 }
 
 
+/* splitmix64's finalizer: every input bit affects every output bit, so
+ * members whose names differ only in a port digit still score
+ * independently for each key. */
+static apr_uint64_t mix64(apr_uint64_t z)
+{
+    z += 0x9e3779b97f4a7c15ULL;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+
 static rl_proxy_worker_t *hrw_pick(rl_proxy_balancer_t *b, const char *key)
 {
     apr_time_t now = apr_time_now();
@@ -202,10 +214,8 @@ static rl_proxy_worker_t *hrw_pick(rl_proxy_balancer_t *b, const char *key)
         if (!balancer_member_ok(w, now)) {
             continue;
         }
-        h = fnv1a(w->name, strlen(w->name), kh);
-        h ^= h >> 33;
-        h *= 0xff51afd7ed558ccdULL;
-        h ^= h >> 33;
+        h = mix64(kh ^ mix64(fnv1a(w->name, strlen(w->name),
+                                   14695981039346656037ULL)));
         u = ((double)(h >> 11) + 0.5) / 9007199254740992.0; /* (0,1) */
         score = -(double)w->loadfactor / log(u);
         if (score > best_score) {
