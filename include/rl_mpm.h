@@ -162,6 +162,14 @@ typedef struct rl_mpm_spec_t {
 RL_DECLARE(int)
 rl_mpm_supervise(const rl_mpm_spec_t *spec, apr_pool_t *pconf, rl_server_t *s);
 
+/**
+ * Switches the calling process to User/Group when started as root (what
+ * every child does before child_init).  For a module that forks its own
+ * helper process (mod_healthcheck's watchdog).  Logs why on failure.
+ * @since API 20261127.0
+ */
+RL_DECLARE(apr_status_t) rl_mpm_drop_privileges(void);
+
 /** In a child: true once it was told to stop (graceful or not). */
 RL_DECLARE(int) rl_mpm_stopping(void);
 /** In a child: true once told to stop without grace (TERM). */

@@ -144,7 +144,7 @@ int rl_request_send_error(rl_request_t *r, int status);
 
 /* mpm_common.c */
 void rl_mpm_child_signals(void);
-apr_status_t rl_mpm_drop_privileges(void);
+
 
 /* util */
 const char *rl_date_now(void);

@@ -158,7 +158,7 @@ void rl_mpm_child_signals(void)
     set_handler(SIGPIPE, SIG_IGN);
 }
 
-apr_status_t rl_mpm_drop_privileges(void)
+RL_DECLARE(apr_status_t) rl_mpm_drop_privileges(void)
 {
     struct passwd *pw = NULL;
     struct group *gr = NULL;

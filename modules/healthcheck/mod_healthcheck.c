@@ -7,10 +7,10 @@
  * One watchdog process per configuration generation, forked by the parent
  * after post_config, checks every member and sets or clears
  * RL_WORKER_HC_FAILED (+C) in the workers' shared state, so every child
- * stops (or resumes) sending traffic to it at once.  The checks block (a
- * connect with a timeout, a small request), which is why they run in
- * their own process and never on a request thread.  Every transition is
- * logged at notice and fires proxy_member_state_changed.
+ * stops (or resumes) sending traffic to it at once.  The checks block (a *
+ * connect with a timeout, a small request), which is why they run in their own
+ * process (as User/Group, like the children) and never on a request thread.
+ * Every transition is logged at notice and fires proxy_member_state_changed.
  */
 #include "rl_proxy.h"
 
@@ -295,6 +295,10 @@ static void hc_watchdog(apr_array_header_t *list)
     signal(SIGPIPE, SIG_IGN);
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     prctl(PR_SET_NAME, "relaisd-hcheck");
+    /* probes need no privilege: run as User/Group, as the children do */
+    if (rl_mpm_drop_privileges() != APR_SUCCESS) {
+        _exit(2);
+    }
     while (!hc_stop) {
         apr_time_t now = apr_time_now(), soonest = now + apr_time_from_sec(1);
         for (i = 0; i < list->nelts && !hc_stop; i++) {
