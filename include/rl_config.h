@@ -298,6 +298,24 @@ RL_DECLARE(rl_server_t *) rl_main_server(void);
 /** ServerRoot of the running configuration. */
 RL_DECLARE(const char *) rl_server_root(void);
 
+/**
+ * Data a module keeps across configuration generations (graceful
+ * restarts), in the parent process, as httpd's ap_retained_data_*: the
+ * module's own globals are reset because its .so is loaded again.
+ * @return the block created under key by an earlier generation, or NULL
+ * @since API 20261128.0
+ */
+RL_DECLARE(void *) rl_retained_data_get(const char *key);
+
+/** Creates (zeroed) the retained block for key; see rl_retained_data_get.
+ *  @since API 20261128.0 */
+RL_DECLARE(void *) rl_retained_data_create(const char *key, apr_size_t size);
+
+/** A pool that lives as long as the server process, for what a retained
+ *  block points to (shared memory kept across generations).
+ *  @since API 20261128.0 */
+RL_DECLARE(apr_pool_t *) rl_retained_pool(void);
+
 #ifdef __cplusplus
 }
 #endif

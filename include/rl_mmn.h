@@ -9,12 +9,18 @@
  * Changelog, one line per bump (never reuse a number):
  *   20261127.0  first public API: module record, directives, core hooks,
  *               request/connection records, error log, providers.
+ *   20261128.0  rl_proxy.h: lbmethod providers are version "2" (pick gets
+ *               the candidates), worker shared state grows (failure run,
+ *               slow start, DNS address), rl_proxy_worker_address/failed/
+ *               succeeded/set_status, rl_proxy_balancer_candidates;
+ *               rl_retained_data_get/create.  (Two incompatible changes
+ *               on one day take the next number.)
  */
 #ifndef RL_MMN_H
 #define RL_MMN_H
 
 /** Major API version: a date; bumped on any incompatible change. */
-#define RL_MMN_MAJOR 20261127
+#define RL_MMN_MAJOR 20261128
 /** Minor API version: bumped on any compatible addition. */
 #define RL_MMN_MINOR 0
 

@@ -18,6 +18,7 @@
 
 #include <apr_hooks.h>
 #include <apr_network_io.h>
+#include <sys/socket.h>
 
 #include "relais.h"
 
@@ -38,18 +39,37 @@ extern "C" {
 #define RL_WORKER_DRAINING 0x0020u      /**< +N: sticky clients only */
 #define RL_WORKER_IGNORE_ERRORS 0x0040u /**< +I */
 #define RL_WORKER_HC_FAILED 0x0080u     /**< +C: failed its health check */
+#define RL_WORKER_UNRESOLVED 0x0100u    /**< its name has no address (DNS) */
 /**@}*/
+
+/** Bits that describe what happened at run time (health, errors, DNS),
+ *  as opposed to what the configuration asked for.  A graceful restart
+ *  keeps these for a member that is still configured. */
+#define RL_WORKER_RUNTIME_BITS                                                 \
+    (RL_WORKER_IN_ERROR | RL_WORKER_HC_FAILED | RL_WORKER_UNRESOLVED)
+
+/** Largest socket address a worker's shared state holds (IPv6). */
+#define RL_WORKER_ADDR_MAX 28
 
 /** Shared state of a worker, in shared memory (POD, no pointers). */
 typedef struct rl_proxy_worker_shared_t {
-    char name[256];                  /**< the worker's URL */
-    volatile apr_uint32_t status;    /**< RL_WORKER_* */
-    volatile apr_time_t error_time;  /**< when it went into error */
-    volatile apr_uint32_t busy;      /**< requests in flight, all children */
-    volatile apr_uint64_t requests;  /**< requests sent */
-    volatile apr_uint64_t errors;    /**< failed requests */
-    volatile apr_uint64_t bytes_out; /**< request bytes sent to it */
-    volatile apr_uint64_t bytes_in;  /**< response bytes read from it */
+    char name[256];                   /**< the worker's URL */
+    volatile apr_uint32_t status;     /**< RL_WORKER_* */
+    volatile apr_time_t error_time;   /**< when it went into error */
+    volatile apr_uint32_t busy;       /**< requests in flight, all children */
+    volatile apr_uint64_t requests;   /**< requests sent */
+    volatile apr_uint64_t errors;     /**< failed requests */
+    volatile apr_uint64_t bytes_out;  /**< request bytes sent to it */
+    volatile apr_uint64_t bytes_in;   /**< response bytes read from it */
+    volatile apr_uint32_t fail_run;   /**< consecutive failed exchanges */
+    volatile apr_time_t usable_since; /**< when it last came back into
+                                           service (slow start), 0: always */
+    /** The address to connect to, written by the DNS resolver under a
+     *  sequence lock (odd while being written); read it with
+     *  rl_proxy_worker_address(). */
+    volatile apr_uint32_t addr_seq;
+    apr_uint32_t addr_len;
+    unsigned char addr[RL_WORKER_ADDR_MAX];
 } rl_proxy_worker_shared_t;
 
 typedef struct rl_proxy_balancer_t rl_proxy_balancer_t;
@@ -72,6 +92,12 @@ typedef struct rl_proxy_worker_t {
     int upgrade_websocket;         /**< upgrade=websocket */
     int loadfactor;                /**< loadfactor= (balancer members) */
     const char *route;             /**< route= */
+    int lbset;                     /**< lbset=: lower sets are used first */
+    apr_interval_time_t slowstart; /**< slowstart=: ramp-up after recovery */
+    int passive_fails; /**< passivefails=: failed exchanges in a row that
+                            put it in error (1, as httpd) */
+    int resolve_all;   /**< resolve=all: one address per slot member */
+    int resolve_slot;  /**< which address of the name (0 = first) */
     rl_proxy_balancer_t *balancer; /**< owning balancer, or NULL */
     int index;                     /**< process-wide worker index */
     rl_proxy_worker_shared_t *s;   /**< shared state */
@@ -79,8 +105,15 @@ typedef struct rl_proxy_worker_t {
     unsigned line;
 } rl_proxy_worker_t;
 
+/** A member an lbmethod may choose for a new (non-sticky) request. */
+typedef struct rl_proxy_candidate_t {
+    rl_proxy_worker_t *w;
+    int index;  /**< its position in b->members */
+    int weight; /**< loadfactor x 100, lower during slow start (>= 1) */
+} rl_proxy_candidate_t;
+
 /**
- * A load-balancing method: a provider of group "lbmethod", version "1",
+ * A load-balancing method: a provider of group "lbmethod", version "2",
  * registered with rl_register_provider() by mod_balancer (byrequests,
  * bybusyness, bytraffic, source, hash, random) or by any module.
  * Calls run in the child that serves the request, on the thread that
@@ -91,14 +124,19 @@ typedef struct rl_proxy_lbmethod_t {
     const char *name; /**< "byrequests" */
     /** Prepare b->lb_context (configuration pool, at start-up). */
     apr_status_t (*init)(rl_proxy_balancer_t *b, apr_pool_t *p);
-    /** Choose a usable member for r, or NULL; must not block. */
-    rl_proxy_worker_t *(*pick)(rl_proxy_balancer_t *b, rl_request_t *r);
+    /** Choose one of the n candidates for r (n >= 1; mod_balancer has
+     *  applied status, lbset tiers, hot spares and standbys, slow start);
+     *  must not block.  NULL declines: the request gets a 503. */
+    rl_proxy_worker_t *(*pick)(rl_proxy_balancer_t *b, rl_request_t *r,
+                               const rl_proxy_candidate_t *c, int n);
     /** A member was given a request (after pick or a sticky route). */
     void (*taken)(rl_proxy_balancer_t *b, rl_proxy_worker_t *w);
     /** The member's request ended with `outcome`. */
     void (*released)(rl_proxy_balancer_t *b, rl_proxy_worker_t *w, int outcome);
-    /** A member went up, down, changed weight or started draining: rebuild
-     *  what the method derives from the member set (may be NULL). */
+    /** Some member went up, down or started draining (w is NULL when the
+     *  change was made by another process): rebuild what the method
+     *  derives from the member set.  Called in each child before its next
+     *  pick after the change (may be NULL). */
     void (*member_changed)(rl_proxy_balancer_t *b, rl_proxy_worker_t *w);
 } rl_proxy_lbmethod_t;
 
@@ -117,10 +155,11 @@ struct rl_proxy_balancer_t {
     int failontimeout;                   /**< failontimeout=On */
     apr_array_header_t *failonstatus;    /**< int statuses: failonstatus= */
     apr_interval_time_t timeout;       /**< timeout=: wait for a free member */
-    int forcerecovery;                 /**< forcerecovery=On */
+    int forcerecovery;                 /**< forcerecovery= (On by default) */
     volatile apr_uint32_t *generation; /**< shared: bumped when any member's
                                             state changes, so each child
                                             notices at pick time */
+    apr_uint32_t seen_generation;      /**< mod_balancer's, per child */
     const char *file;                  /**< where it was declared */
     unsigned line;
 };
@@ -212,10 +251,59 @@ typedef struct rl_proxy_worker_param_t {
     const char *(*set)(apr_pool_t *p, rl_proxy_worker_t *w, const char *val);
 } rl_proxy_worker_param_t;
 
-/** True when a worker may take traffic now (not disabled, stopped, or in
- *  error before its retry time). */
+/** True when a worker may take traffic now (not disabled, stopped, failed
+ *  its health check, without an address, or in error before its retry
+ *  time). */
 RL_PROXY_DECLARE(int)
 rl_proxy_worker_usable(const rl_proxy_worker_t *w, apr_time_t now);
+
+/**
+ * The address to connect to now (the DNS resolver may change it at run
+ * time; without one it is the start-up address).
+ * @return the address's sequence number (changes whenever the address
+ *         does), or 0 when the worker has no address
+ */
+RL_PROXY_DECLARE(apr_uint32_t)
+rl_proxy_worker_address(const rl_proxy_worker_t *w, struct sockaddr_storage *sa,
+                        socklen_t *len);
+
+/**
+ * A failed exchange with w (connect refused, timeout with failontimeout,
+ * a status in failonstatus...): after passivefails= failures in a row the
+ * worker is put in error for retry= seconds (unless +I), logged and
+ * announced through proxy_member_state_changed with reason "passive".
+ */
+RL_PROXY_DECLARE(void)
+rl_proxy_worker_failed(rl_proxy_worker_t *w, const char *why);
+
+/** A successful exchange with w: resets the failure run, and takes a
+ *  worker in error back into service (its slow start begins). */
+RL_PROXY_DECLARE(void)
+rl_proxy_worker_succeeded(rl_proxy_worker_t *w);
+
+/**
+ * Changes a worker's status bits (set, then clear) in shared memory,
+ * logging at notice and running proxy_member_state_changed when they
+ * changed.  Used by mod_healthcheck, the DNS resolver and managers.
+ */
+RL_PROXY_DECLARE(void)
+rl_proxy_worker_set_status(rl_proxy_worker_t *w, apr_uint32_t set,
+                           apr_uint32_t clear, const char *reason,
+                           const char *detail);
+
+/**
+ * The members of b that may take a new, non-sticky request now, with
+ * their weights, into c (room for b->members->nelts): usable members of
+ * the lowest lbset that has any (draining and standby members left out),
+ * hot spares (+R) standing in one for one for members of that set that
+ * are not usable, hot standbys (+H) when nothing else is, and with
+ * forcerecovery members in error (not disabled, stopped or failing
+ * health checks) when nothing else is at all.
+ * @return how many (0: none)
+ */
+RL_PROXY_DECLARE(int)
+rl_proxy_balancer_candidates(rl_proxy_balancer_t *b, apr_time_t now,
+                             rl_proxy_candidate_t *c);
 
 #ifdef __cplusplus
 }

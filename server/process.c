@@ -28,3 +28,30 @@ RL_DECLARE(const char *) rl_server_root(void)
 {
     return rl_proc.server_root;
 }
+
+RL_DECLARE(void *) rl_retained_data_get(const char *key)
+{
+    void *data = NULL;
+
+    apr_pool_userdata_get(
+        &data,
+        apr_pstrcat(rl_proc.ptemp ? rl_proc.ptemp : rl_proc.pglobal,
+                    "rl-retained:", key, NULL),
+        rl_proc.pglobal);
+    return data;
+}
+
+RL_DECLARE(void *) rl_retained_data_create(const char *key, apr_size_t size)
+{
+    void *data = apr_pcalloc(rl_proc.pglobal, size);
+
+    apr_pool_userdata_set(
+        data, apr_pstrcat(rl_proc.pglobal, "rl-retained:", key, NULL),
+        apr_pool_cleanup_null, rl_proc.pglobal);
+    return data;
+}
+
+RL_DECLARE(apr_pool_t *) rl_retained_pool(void)
+{
+    return rl_proc.pglobal;
+}

@@ -3,8 +3,9 @@
  * group "lbmethod", version "1" (rl_proxy_lbmethod_t in rl_proxy.h), the
  * same API a third-party module uses.
  *
- * Every method picks among the members balancer_member_ok() accepts; the
- * caller (mod_balancer.c) falls back to hot standbys when none is.
+ * Every method chooses among the candidates mod_balancer hands it
+ * (rl_proxy_balancer_candidates: status, lbset tiers, spares, standbys and
+ * slow start are already applied) and weighs them by their weight.
  */
 #include "balancer_private.h"
 
@@ -24,14 +25,14 @@
  */
 typedef struct byrequests_ctx_t {
     apr_thread_mutex_t *lock;
-    int *score;
+    long *score; /* by member index */
 } byrequests_ctx_t;
 
 static apr_status_t byrequests_init(rl_proxy_balancer_t *b, apr_pool_t *p)
 {
     byrequests_ctx_t *ctx = apr_pcalloc(p, sizeof(*ctx));
 
-    ctx->score = apr_pcalloc(p, sizeof(int) * (apr_size_t)b->members->nelts);
+    ctx->score = apr_pcalloc(p, sizeof(long) * (apr_size_t)b->members->nelts);
     apr_thread_mutex_create(&ctx->lock, APR_THREAD_MUTEX_DEFAULT, p);
     b->lb_context = ctx;
     return APR_SUCCESS;
@@ -39,95 +40,92 @@ static apr_status_t byrequests_init(rl_proxy_balancer_t *b, apr_pool_t *p)
 
 
 static rl_proxy_worker_t *byrequests_pick(rl_proxy_balancer_t *b,
-                                          rl_request_t *r)
+                                          rl_request_t *r,
+                                          const rl_proxy_candidate_t *c, int n)
 {
     byrequests_ctx_t *ctx = b->lb_context;
-    apr_time_t now = apr_time_now();
-    rl_proxy_worker_t *best = NULL;
-    int i, total = 0, besti = -1;
+    long total = 0;
+    int i, best = 0;
 
     (void)r;
     apr_thread_mutex_lock(ctx->lock);
-    for (i = 0; i < b->members->nelts; i++) {
-        rl_proxy_worker_t *w =
-            APR_ARRAY_IDX(b->members, i, rl_proxy_worker_t *);
-        if (!balancer_member_ok(w, now)) {
-            continue;
-        }
-        ctx->score[i] += w->loadfactor;
-        total += w->loadfactor;
-        if (besti < 0 || ctx->score[i] > ctx->score[besti]) {
-            besti = i;
+    for (i = 0; i < n; i++) {
+        ctx->score[c[i].index] += c[i].weight;
+        total += c[i].weight;
+        if (ctx->score[c[i].index] > ctx->score[c[best].index]) {
+            best = i;
         }
     }
-    if (besti >= 0) {
-        ctx->score[besti] -= total;
-        best = APR_ARRAY_IDX(b->members, besti, rl_proxy_worker_t *);
-    }
+    ctx->score[c[best].index] -= total;
     apr_thread_mutex_unlock(ctx->lock);
-    return best;
+    return c[best].w;
+}
+
+
+/* A member left or rejoined: start the rotation afresh, so a member
+ * that was out for long does not take a burst of catch-up picks. */
+static void byrequests_member_changed(rl_proxy_balancer_t *b,
+                                      rl_proxy_worker_t *w)
+{
+    byrequests_ctx_t *ctx = b->lb_context;
+
+    (void)w;
+    apr_thread_mutex_lock(ctx->lock);
+    memset(ctx->score, 0, sizeof(long) * (apr_size_t)b->members->nelts);
+    apr_thread_mutex_unlock(ctx->lock);
 }
 
 
 /* bybusyness (and leastconn): fewest requests in flight across all
- * children (shared counter), relative to loadfactor; ties go round robin. */
+ * children (shared counter), relative to weight; ties go round robin. */
 static volatile apr_uint32_t busy_rr;
 
 static rl_proxy_worker_t *bybusyness_pick(rl_proxy_balancer_t *b,
-                                          rl_request_t *r)
+                                          rl_request_t *r,
+                                          const rl_proxy_candidate_t *c, int n)
 {
-    apr_time_t now = apr_time_now();
-    rl_proxy_worker_t *best = NULL;
+    int i, best = -1,
+           start = (int)(apr_atomic_inc32(&busy_rr) % (apr_uint32_t)n);
     double best_load = 0;
-    int i, n = b->members->nelts;
-    int start = n ? (int)(apr_atomic_inc32(&busy_rr) % (apr_uint32_t)n) : 0;
 
+    (void)b;
     (void)r;
     for (i = 0; i < n; i++) {
-        rl_proxy_worker_t *w =
-            APR_ARRAY_IDX(b->members, (start + i) % n, rl_proxy_worker_t *);
-        double load;
-        if (!balancer_member_ok(w, now)) {
-            continue;
-        }
-        load = (double)w->s->busy / w->loadfactor;
-        if (best == NULL || load < best_load) {
-            best = w;
+        const rl_proxy_candidate_t *x = &c[(start + i) % n];
+        double load = (double)x->w->s->busy / x->weight;
+        if (best < 0 || load < best_load) {
+            best = (start + i) % n;
             best_load = load;
         }
     }
-    return best;
+    return c[best].w;
 }
 
 
-/* bytraffic: least bytes moved (both ways), relative to loadfactor. */
+/* bytraffic: least bytes moved (both ways), relative to weight. */
 static rl_proxy_worker_t *bytraffic_pick(rl_proxy_balancer_t *b,
-                                         rl_request_t *r)
+                                         rl_request_t *r,
+                                         const rl_proxy_candidate_t *c, int n)
 {
-    apr_time_t now = apr_time_now();
-    rl_proxy_worker_t *best = NULL;
+    int i, best = 0;
     double best_t = 0;
-    int i;
 
+    (void)b;
     (void)r;
-    for (i = 0; i < b->members->nelts; i++) {
-        rl_proxy_worker_t *w =
-            APR_ARRAY_IDX(b->members, i, rl_proxy_worker_t *);
-        double t;
-        if (!balancer_member_ok(w, now)) {
-            continue;
-        }
-        t = (double)(w->s->bytes_in + w->s->bytes_out) / w->loadfactor;
-        if (best == NULL || t < best_t) {
-            best = w;
+    for (i = 0; i < n; i++) {
+        double t =
+            (double)(c[i].w->s->bytes_in + c[i].w->s->bytes_out) / c[i].weight;
+        if (i == 0 || t < best_t) {
+            best = i;
             best_t = t;
         }
     }
-    return best;
+    return c[best].w;
 }
 
 
-/* random: power of two choices on requests in flight. */
+/* random: power of two choices on requests in flight, each choice drawn
+ * in proportion to weight. */
 static __thread apr_uint64_t rnd_state;
 
 static apr_uint32_t rnd_next(void)
@@ -142,29 +140,39 @@ static apr_uint32_t rnd_next(void)
 }
 
 
-static rl_proxy_worker_t *random_pick(rl_proxy_balancer_t *b, rl_request_t *r)
+static const rl_proxy_candidate_t *weighted_draw(const rl_proxy_candidate_t *c,
+                                                 int n, long total)
 {
-    apr_time_t now = apr_time_now();
-    rl_proxy_worker_t *ok[64], *x, *y;
-    int i, n = 0;
+    long at = (long)(rnd_next() % (apr_uint32_t)total);
+    int i;
 
-    (void)r;
-    for (i = 0; i < b->members->nelts && n < 64; i++) {
-        rl_proxy_worker_t *w =
-            APR_ARRAY_IDX(b->members, i, rl_proxy_worker_t *);
-        if (balancer_member_ok(w, now)) {
-            ok[n++] = w;
+    for (i = 0; i < n - 1; i++) {
+        at -= c[i].weight;
+        if (at < 0) {
+            break;
         }
     }
-    if (n == 0) {
-        return NULL;
+    return &c[i];
+}
+
+
+static rl_proxy_worker_t *random_pick(rl_proxy_balancer_t *b, rl_request_t *r,
+                                      const rl_proxy_candidate_t *c, int n)
+{
+    const rl_proxy_candidate_t *x, *y;
+    long total = 0;
+    int i;
+
+    (void)b;
+    (void)r;
+    for (i = 0; i < n; i++) {
+        total += c[i].weight;
     }
-    x = ok[rnd_next() % (apr_uint32_t)n];
-    y = ok[rnd_next() % (apr_uint32_t)n];
-    return (double)y->s->busy / y->loadfactor <
-                   (double)x->s->busy / x->loadfactor
-               ? y
-               : x;
+    x = weighted_draw(c, n, total);
+    y = weighted_draw(c, n, total);
+    return (double)y->w->s->busy / y->weight < (double)x->w->s->busy / x->weight
+               ? y->w
+               : x->w;
 }
 
 
@@ -198,43 +206,39 @@ static apr_uint64_t mix64(apr_uint64_t z)
 }
 
 
-static rl_proxy_worker_t *hrw_pick(rl_proxy_balancer_t *b, const char *key)
+static rl_proxy_worker_t *hrw_pick(const rl_proxy_candidate_t *c, int n,
+                                   const char *key)
 {
-    apr_time_t now = apr_time_now();
-    rl_proxy_worker_t *best = NULL;
-    double best_score = -1;
     apr_uint64_t kh = fnv1a(key, strlen(key), 14695981039346656037ULL);
-    int i;
+    double best_score = -1;
+    int i, best = 0;
 
-    for (i = 0; i < b->members->nelts; i++) {
-        rl_proxy_worker_t *w =
-            APR_ARRAY_IDX(b->members, i, rl_proxy_worker_t *);
-        apr_uint64_t h;
-        double u, score;
-        if (!balancer_member_ok(w, now)) {
-            continue;
-        }
-        h = mix64(kh ^ mix64(fnv1a(w->name, strlen(w->name),
-                                   14695981039346656037ULL)));
-        u = ((double)(h >> 11) + 0.5) / 9007199254740992.0; /* (0,1) */
-        score = -(double)w->loadfactor / log(u);
+    for (i = 0; i < n; i++) {
+        const char *name = c[i].w->name;
+        apr_uint64_t h = mix64(
+            kh ^ mix64(fnv1a(name, strlen(name), 14695981039346656037ULL)));
+        double u = ((double)(h >> 11) + 0.5) / 9007199254740992.0; /* (0,1) */
+        double score = -(double)c[i].weight / log(u);
         if (score > best_score) {
-            best = w;
+            best = i;
             best_score = score;
         }
     }
-    return best;
+    return c[best].w;
 }
 
 
-static rl_proxy_worker_t *source_pick(rl_proxy_balancer_t *b, rl_request_t *r)
+static rl_proxy_worker_t *source_pick(rl_proxy_balancer_t *b, rl_request_t *r,
+                                      const rl_proxy_candidate_t *c, int n)
 {
-    return hrw_pick(b, r->connection->client_ip);
+    (void)b;
+    return hrw_pick(c, n, r->connection->client_ip);
 }
 
 
 /* hash: the key is hashkey= (uri, header:Name, cookie:Name; default uri) */
-static rl_proxy_worker_t *hash_pick(rl_proxy_balancer_t *b, rl_request_t *r)
+static rl_proxy_worker_t *hash_pick(rl_proxy_balancer_t *b, rl_request_t *r,
+                                    const rl_proxy_candidate_t *c, int n)
 {
     const char *spec = b->lb_context, *key = NULL;
 
@@ -257,12 +261,13 @@ static rl_proxy_worker_t *hash_pick(rl_proxy_balancer_t *b, rl_request_t *r)
     if (key == NULL) {
         key = r->uri;
     }
-    return hrw_pick(b, key);
+    return hrw_pick(c, n, key);
 }
 
 
 static const rl_proxy_lbmethod_t lb_byrequests = {
-    "byrequests", byrequests_init, byrequests_pick, NULL, NULL, NULL};
+    "byrequests", byrequests_init,          byrequests_pick, NULL,
+    NULL,         byrequests_member_changed};
 static const rl_proxy_lbmethod_t lb_bybusyness = {
     "bybusyness", NULL, bybusyness_pick, NULL, NULL, NULL};
 static const rl_proxy_lbmethod_t lb_leastconn = {
@@ -284,6 +289,6 @@ void balancer_register_lbmethods(apr_pool_t *p)
     unsigned i;
 
     for (i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
-        rl_register_provider(p, "lbmethod", all[i]->name, "1", all[i]);
+        rl_register_provider(p, "lbmethod", all[i]->name, "2", all[i]);
     }
 }

@@ -12,7 +12,9 @@
  */
 #include "balancer_private.h"
 
+#include <apr_atomic.h>
 #include <apr_hash.h>
+#include <apr_shm.h>
 #include <apr_lib.h>
 #include <stdlib.h>
 
@@ -26,14 +28,6 @@ static apr_status_t balancers_cleanup(void *unused)
     (void)unused;
     balancers = NULL;
     return APR_SUCCESS;
-}
-
-
-int balancer_member_ok(const rl_proxy_worker_t *w, apr_time_t now)
-{
-    return rl_proxy_worker_usable(w, now) &&
-           !(w->s->status & (RL_WORKER_HOT_STANDBY | RL_WORKER_HOT_SPARE |
-                             RL_WORKER_DRAINING));
 }
 
 
@@ -63,6 +57,7 @@ static rl_proxy_balancer_t *balancer_get(rl_cmd_t *cmd, const char *name,
         b->members = apr_array_make(cmd->pool, 4, sizeof(rl_proxy_worker_t *));
         b->sticky_sep = '.';
         b->failonstatus = apr_array_make(cmd->pool, 1, sizeof(int));
+        b->forcerecovery = 1; /* httpd's default */
         b->file = cmd->node->file;
         b->line = cmd->node->line;
         apr_hash_set(balancers, key, APR_HASH_KEY_STRING, b);
@@ -78,10 +73,10 @@ static const char *set_balancer_param(rl_cmd_t *cmd, rl_proxy_balancer_t *b,
     apr_pool_t *p = cmd->pool;
 
     if (strcasecmp(key, "lbmethod") == 0) {
-        b->lbmethod = rl_lookup_provider("lbmethod", val, "1");
+        b->lbmethod = rl_lookup_provider("lbmethod", val, "2");
         if (b->lbmethod == NULL) {
             apr_array_header_t *names =
-                rl_list_provider_names(cmd->temp_pool, "lbmethod", "1");
+                rl_list_provider_names(cmd->temp_pool, "lbmethod", "2");
             return apr_psprintf(p, "lbmethod=%s: unknown method (loaded: %s)",
                                 val,
                                 apr_array_pstrcat(cmd->temp_pool, names, ','));
@@ -112,8 +107,34 @@ static const char *set_balancer_param(rl_cmd_t *cmd, rl_proxy_balancer_t *b,
     if (strcasecmp(key, "nofailover") == 0) {
         return rl_parse_flag(p, val, &b->nofailover);
     }
-    if (strcasecmp(key, "timeout") == 0) {
-        return rl_parse_duration(p, val, APR_USEC_PER_SEC, &b->timeout);
+    if (strcasecmp(key, "failontimeout") == 0) {
+        return rl_parse_flag(p, val, &b->failontimeout);
+    }
+    if (strcasecmp(key, "forcerecovery") == 0) {
+        return rl_parse_flag(p, val, &b->forcerecovery);
+    }
+    if (strcasecmp(key, "failonstatus") == 0) {
+        /* "503" or "500,502-504" */
+        char *list = apr_pstrdup(cmd->temp_pool, val), *tok, *last;
+        apr_array_clear(b->failonstatus);
+        for (tok = apr_strtok(list, ", ", &last); tok;
+             tok = apr_strtok(NULL, ", ", &last)) {
+            char *end;
+            long lo = strtol(tok, &end, 10), hi = lo;
+            if (*end == '-') {
+                hi = strtol(end + 1, &end, 10);
+            }
+            if (*end || lo < 100 || hi > 599 || hi < lo) {
+                return apr_psprintf(p,
+                                    "failonstatus=%s: expected statuses "
+                                    "(100-599) or ranges, e.g. 500,502-504",
+                                    val);
+            }
+            for (; lo <= hi; lo++) {
+                APR_ARRAY_PUSH(b->failonstatus, int) = (int)lo;
+            }
+        }
+        return NULL;
     }
     if (strcasecmp(key, "stickysession") == 0) {
         /* "JSESSIONID" (cookie and URL parameter of that name) or
@@ -134,21 +155,20 @@ static const char *set_balancer_param(rl_cmd_t *cmd, rl_proxy_balancer_t *b,
         b->sticky_sep = val[0];
         return NULL;
     }
-    if (strcasecmp(key, "failonstatus") == 0 ||
-        strcasecmp(key, "failontimeout") == 0 ||
-        strcasecmp(key, "forcerecovery") == 0 ||
-        strcasecmp(key, "growth") == 0 ||
-        strcasecmp(key, "scolonpathdelim") == 0 ||
-        strcasecmp(key, "lbset") == 0) {
+    if (strcasecmp(key, "timeout") == 0 || strcasecmp(key, "growth") == 0 ||
+        strcasecmp(key, "scolonpathdelim") == 0) {
         return apr_psprintf(p,
-                            "balancer parameter '%s' is not supported yet "
-                            "(it arrives with the rest of issue 4)",
+                            "balancer parameter '%s' (httpd) is not supported "
+                            "by Relais yet: remove it (timeout= waits for a "
+                            "free member, growth= makes room for members "
+                            "added at run time by a balancer manager)",
                             key);
     }
     return apr_psprintf(p,
                         "unknown balancer parameter '%s' (expected lbmethod, "
-                        "stickysession, stickysessionsep, "
-                        "hashkey, maxattempts, nofailover or timeout)",
+                        "stickysession, stickysessionsep, hashkey, "
+                        "maxattempts, nofailover, failonstatus, "
+                        "failontimeout or forcerecovery)",
                         key);
 }
 
@@ -227,11 +247,7 @@ static const char *add_member(rl_cmd_t *cmd, void *dconf, int argc,
     }
     w = rl_proxy_define_member(cmd, b, argv[i], argc - i - 1, argv + i + 1,
                                &err);
-    if (w == NULL) {
-        return err;
-    }
-    APR_ARRAY_PUSH(b->members, rl_proxy_worker_t *) = w;
-    return NULL;
+    return w == NULL ? err : NULL; /* it is in b->members now */
 }
 
 
@@ -366,27 +382,116 @@ static rl_proxy_worker_t *sticky_member(rl_proxy_balancer_t *b, rl_request_t *r)
 }
 
 
+/* Each child notices a member's change of state made by any process
+ * (shared generation counter) and tells the lbmethod before its next
+ * pick. */
+static void notice_changes(rl_proxy_balancer_t *b)
+{
+    apr_uint32_t g;
+
+    if (b->generation == NULL || b->lbmethod->member_changed == NULL) {
+        return;
+    }
+    g = *b->generation;
+    if (g != b->seen_generation) {
+        b->seen_generation = g;
+        b->lbmethod->member_changed(b, NULL);
+    }
+}
+
+
 static rl_proxy_worker_t *balancer_pick(rl_proxy_balancer_t *b, rl_request_t *r)
 {
     rl_proxy_worker_t *w = sticky_member(b, r);
-    apr_time_t now = apr_time_now();
+    rl_proxy_candidate_t *c;
+    int n;
+
+    if (w == NULL) {
+        notice_changes(b);
+        c = apr_palloc(r->pool, sizeof(*c) * (apr_size_t)b->members->nelts);
+        n = rl_proxy_balancer_candidates(b, apr_time_now(), c);
+        w = n > 0 ? b->lbmethod->pick(b, r, c, n) : NULL;
+    }
+    if (w != NULL && b->lbmethod->taken != NULL) {
+        b->lbmethod->taken(b, w);
+    }
+    return w;
+}
+
+
+/* proxy_post_request: passive health (failonstatus, failontimeout) and the
+ * lbmethod's release. */
+static int balancer_post_request(rl_request_t *r, rl_proxy_worker_t *w,
+                                 rl_proxy_outcome_e outcome)
+{
+    rl_proxy_balancer_t *b = w->balancer;
     int i;
 
-    if (w != NULL) {
-        return w;
+    if (b == NULL) {
+        return RL_DECLINED;
     }
-    w = b->lbmethod->pick(b, r);
-    if (w != NULL) {
-        return w;
-    }
-    for (i = 0; i < b->members->nelts; i++) {
-        w = APR_ARRAY_IDX(b->members, i, rl_proxy_worker_t *);
-        if ((w->s->status & RL_WORKER_HOT_STANDBY) &&
-            rl_proxy_worker_usable(w, now)) {
-            return w;
+    if (outcome == RL_PROXY_OK) {
+        for (i = 0; i < b->failonstatus->nelts; i++) {
+            if (APR_ARRAY_IDX(b->failonstatus, i, int) == r->status) {
+                rl_proxy_worker_failed(
+                    w, apr_psprintf(r->pool, "answered %d (failonstatus)",
+                                    r->status));
+                break;
+            }
         }
+    } else if (outcome == RL_PROXY_TIMEOUT && b->failontimeout) {
+        rl_proxy_worker_failed(w, "no answer in time (failontimeout)");
     }
-    return NULL;
+    if (b->lbmethod->released != NULL) {
+        b->lbmethod->released(b, w, outcome);
+    }
+    return RL_OK;
+}
+
+
+/* proxy_member_state_changed: every child re-reads the member set. */
+static void balancer_member_changed(rl_proxy_worker_t *w, apr_uint32_t old,
+                                    apr_uint32_t now, const char *reason,
+                                    const char *detail)
+{
+    (void)old;
+    (void)now;
+    (void)reason;
+    (void)detail;
+    if (w->balancer != NULL && w->balancer->generation != NULL) {
+        apr_atomic_inc32(w->balancer->generation);
+    }
+}
+
+
+/* One shared generation counter per balancer (bumped by whichever
+ * process changes a member's state). */
+static int attach_generations(apr_pool_t *pconf, rl_server_t *s,
+                              apr_pool_t *ptemp, int n)
+{
+    apr_shm_t *shm;
+    volatile apr_uint32_t *gen;
+    apr_hash_index_t *hi;
+    apr_status_t rv;
+
+    if (n == 0) {
+        return RL_OK;
+    }
+    rv =
+        apr_shm_create(&shm, sizeof(apr_uint32_t) * (apr_size_t)n, NULL, pconf);
+    if (rv != APR_SUCCESS) {
+        rl_log_error(RL_LOG_EMERG, rv, s,
+                     "cannot create shared memory for %d balancers", n);
+        return 500;
+    }
+    gen = apr_shm_baseaddr_get(shm);
+    for (hi = apr_hash_first(ptemp, balancers); hi; hi = apr_hash_next(hi)) {
+        rl_proxy_balancer_t *b = apr_hash_this_val(hi);
+        b->generation = gen++;
+        *b->generation = 0;
+        b->seen_generation = 0;
+    }
+    return RL_OK;
 }
 
 
@@ -394,6 +499,7 @@ static int balancer_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                                 apr_pool_t *ptemp, rl_server_t *s)
 {
     apr_hash_index_t *hi;
+    int nbalancers = 0;
 
     (void)plog;
     for (hi = balancers ? apr_hash_first(ptemp, balancers) : NULL; hi;
@@ -405,7 +511,7 @@ static int balancer_post_config(apr_pool_t *pconf, apr_pool_t *plog,
             return 500;
         }
         if (b->lbmethod == NULL) {
-            b->lbmethod = rl_lookup_provider("lbmethod", "byrequests", "1");
+            b->lbmethod = rl_lookup_provider("lbmethod", "byrequests", "2");
         }
         if (b->lbmethod->init != NULL &&
             b->lbmethod->init(b, pconf) != APR_SUCCESS) {
@@ -414,8 +520,9 @@ static int balancer_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         if (b->maxattempts == 0) {
             b->maxattempts = b->members->nelts - 1;
         }
+        nbalancers++;
     }
-    return RL_OK;
+    return attach_generations(pconf, s, ptemp, nbalancers);
 }
 
 
@@ -430,6 +537,10 @@ static void balancer_register_hooks(apr_pool_t *p)
                         RL_HOOK_MIDDLE);
     rl_proxy_hook_pre_request(balancer_pre_request, NULL, NULL, RL_HOOK_MIDDLE);
     rl_proxy_hook_pick_member(balancer_pick, NULL, NULL, RL_HOOK_LAST);
+    rl_proxy_hook_post_request(balancer_post_request, NULL, NULL,
+                               RL_HOOK_MIDDLE);
+    rl_proxy_hook_member_state_changed(balancer_member_changed, NULL, NULL,
+                                       RL_HOOK_MIDDLE);
 }
 
 

@@ -39,6 +39,7 @@ typedef struct hc_conf_t {
     int passes, fails;
     int ok_run, fail_run; /* consecutive results (watchdog only) */
     apr_time_t next;
+    apr_time_t since; /* when it last changed state (watchdog only) */
 } hc_conf_t;
 
 static apr_hash_t *hc_confs; /* rl_proxy_worker_t * -> hc_conf_t */
@@ -182,15 +183,20 @@ static const char *hc_probe(hc_conf_t *c, char *buf, apr_size_t bufsz)
     rl_proxy_worker_t *w = c->w;
     int ms = (int)apr_time_as_msec(
         w->connect_timeout > 0 ? w->connect_timeout : apr_time_from_sec(5));
-    int fd = socket(w->addr->family, SOCK_STREAM | SOCK_NONBLOCK, 0), err = 0;
-    socklen_t el = sizeof(err);
+    struct sockaddr_storage sa;
+    socklen_t salen, el = sizeof(int);
+    int fd, err = 0;
     const char *why = NULL;
     ssize_t n, got = 0;
 
+    if (rl_proxy_worker_address(w, &sa, &salen) == 0) {
+        return "no address (DNS)";
+    }
+    fd = socket(sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK, 0);
     if (fd < 0) {
         return "no socket";
     }
-    if (connect(fd, (struct sockaddr *)&w->addr->sa, w->addr->salen) != 0 &&
+    if (connect(fd, (struct sockaddr *)&sa, salen) != 0 &&
         errno != EINPROGRESS) {
         why = strerror(errno);
     } else if (!wait_fd(fd, POLLOUT, ms) ||
@@ -239,33 +245,35 @@ static void hc_record(hc_conf_t *c, const char *why)
 {
     rl_proxy_worker_t *w = c->w;
     apr_uint32_t old = w->s->status;
+    apr_time_t now = apr_time_now();
 
     if (why == NULL) {
         c->fail_run = 0;
         if (++c->ok_run >= c->passes && (old & RL_WORKER_HC_FAILED)) {
-            w->s->status = old & ~RL_WORKER_HC_FAILED;
             rl_log_error(RL_LOG_NOTICE, 0, NULL,
                          "%s%s%s passed its health check %d time(s): back in "
-                         "service",
+                         "service after %ld s out%s",
                          w->balancer ? w->balancer->name : "",
                          w->balancer ? " member " : "backend ", w->name,
-                         c->ok_run);
-            rl_proxy_run_member_state_changed(w, old, w->s->status,
-                                              "healthcheck", "passed");
+                         c->ok_run, (long)apr_time_sec(now - c->since),
+                         w->slowstart > 0 ? " (slow start)" : "");
+            c->since = now;
+            rl_proxy_worker_set_status(w, 0, RL_WORKER_HC_FAILED, "healthcheck",
+                                       "passed");
         }
         return;
     }
     c->ok_run = 0;
     if (++c->fail_run >= c->fails && !(old & RL_WORKER_HC_FAILED)) {
-        w->s->status = old | RL_WORKER_HC_FAILED;
         rl_log_error(RL_LOG_NOTICE, 0, NULL,
                      "%s%s%s failed its health check %d time(s) (%s): taken "
-                     "out of service",
+                     "out of service after %ld s in service",
                      w->balancer ? w->balancer->name : "",
                      w->balancer ? " member " : "backend ", w->name,
-                     c->fail_run, why);
-        rl_proxy_run_member_state_changed(w, old, w->s->status, "healthcheck",
-                                          why);
+                     c->fail_run, why, (long)apr_time_sec(now - c->since));
+        c->since = now;
+        rl_proxy_worker_set_status(w, RL_WORKER_HC_FAILED, 0, "healthcheck",
+                                   why);
     }
 }
 
@@ -298,6 +306,9 @@ static void hc_watchdog(apr_array_header_t *list)
     /* probes need no privilege: run as User/Group, as the children do */
     if (rl_mpm_drop_privileges() != APR_SUCCESS) {
         _exit(2);
+    }
+    for (i = 0; i < list->nelts; i++) {
+        APR_ARRAY_IDX(list, i, hc_conf_t *)->since = apr_time_now();
     }
     while (!hc_stop) {
         apr_time_t now = apr_time_now(), soonest = now + apr_time_from_sec(1);

@@ -422,7 +422,11 @@ static int proxy_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 {
     (void)plog;
     (void)ptemp;
-    return proxy_workers_attach_shm(pconf, s) == APR_SUCCESS ? RL_OK : 500;
+    if (proxy_workers_attach_shm(pconf, s) != APR_SUCCESS ||
+        proxy_workers_resolve(pconf, s, 0) != APR_SUCCESS) {
+        return 500;
+    }
+    return RL_OK;
 }
 
 static void proxy_register_hooks(apr_pool_t *p)

@@ -246,13 +246,24 @@ static int open_backend(rl_request_t *r, proxy_req_t *pr)
     rl_proxy_worker_t *w = pr->worker;
     int fd, one = 1;
     proxy_conn_t *bc;
+    struct sockaddr_storage sa;
+    socklen_t salen;
+    apr_uint32_t seq;
+
     if (!proxy_pool_reserve(w)) {
         rl_log_rerror(RL_LOG_ERR, 0, r,
                       "backend %s: all %d connections (max=) are busy", w->name,
                       w->max);
         return 503;
     }
-    fd = socket(w->addr->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    seq = rl_proxy_worker_address(w, &sa, &salen);
+    if (seq == 0) {
+        rl_log_rerror(RL_LOG_ERR, 0, r, "backend %s has no address (DNS)",
+                      w->name);
+        proxy_pool_unreserve(w);
+        return 503;
+    }
+    fd = socket(sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         rl_log_rerror(RL_LOG_ERR, APR_FROM_OS_ERROR(errno), r,
                       "cannot create a socket for backend %s", w->name);
@@ -272,10 +283,11 @@ static int open_backend(rl_request_t *r, proxy_req_t *pr)
     bc->fd = fd;
     bc->worker = w;
     bc->created = apr_time_now();
+    bc->addr_seq = seq;
     pr->bc = bc;
     pr->reused = 0;
     pr->state = PS_CONNECT;
-    if (connect(fd, (struct sockaddr *)&w->addr->sa, w->addr->salen) == 0) {
+    if (connect(fd, (struct sockaddr *)&sa, salen) == 0) {
         return RL_OK;
     }
     if (errno != EINPROGRESS) {
@@ -353,8 +365,8 @@ static int connect_failed(rl_request_t *r, proxy_req_t *pr, int err)
                   pr->worker->name,
                   err ? apr_strerror(APR_FROM_OS_ERROR(err), buf, sizeof(buf))
                       : "connection timed out");
-    proxy_worker_mark_error(pr->worker,
-                            err ? "connection refused" : "connect timeout");
+    rl_proxy_worker_failed(pr->worker,
+                           err ? "connection refused" : "connect timeout");
     if (pr->worker->retry > 0) {
         apr_table_setn(
             r->err_headers_out, "Retry-After",
@@ -647,20 +659,6 @@ static void finish_exchange_notes(rl_request_t *r, proxy_req_t *pr)
 }
 
 
-/* A backend in error answered: it takes traffic again. */
-static void proxy_worker_recovered(rl_request_t *r, rl_proxy_worker_t *w)
-{
-    apr_uint32_t old = w->s->status;
-
-    if (old & RL_WORKER_IN_ERROR) {
-        w->s->status = old & ~RL_WORKER_IN_ERROR;
-        rl_log_rerror(RL_LOG_NOTICE, 0, r, "backend %s is back", w->name);
-        rl_proxy_run_member_state_changed(w, old, w->s->status, "passive",
-                                          "answered again");
-    }
-}
-
-
 /* The exchange is over: the connection goes back to the pool when the
  * backend allows it, and the log gets its fields. */
 static void finish_exchange(rl_request_t *r, proxy_req_t *pr, int ok)
@@ -681,7 +679,7 @@ static void finish_exchange(rl_request_t *r, proxy_req_t *pr, int ok)
     pr->in = NULL;
     finish_exchange_notes(r, pr);
     if (ok) {
-        proxy_worker_recovered(r, pr->worker);
+        rl_proxy_worker_succeeded(pr->worker);
         rl_proxy_run_post_request(r, pr->worker, RL_PROXY_OK);
     }
 }
@@ -860,7 +858,7 @@ static int proxy_step(rl_request_t *r, proxy_req_t *pr)
                 rl_log_rerror(RL_LOG_ERR, APR_FROM_OS_ERROR(failed), r,
                               "sending the request to backend %s failed",
                               pr->worker->name);
-                proxy_worker_mark_error(pr->worker, "send failed");
+                rl_proxy_worker_failed(pr->worker, "send failed");
                 drop_backend(pr);
                 rl_proxy_run_post_request(r, pr->worker, RL_PROXY_BAD_RESPONSE);
                 return 502;
@@ -1071,7 +1069,10 @@ int proxy_http_handler(rl_request_t *r)
     rl_set_module_config(r->request_config, &proxy_module, pr);
     apr_pool_cleanup_register(r->pool, pr, proxy_req_cleanup,
                               apr_pool_cleanup_null);
-    if (!rl_proxy_worker_usable(worker, pr->started)) {
+    /* a balancer's choice stands (forcerecovery may pick a member in
+     * error on purpose); a plain ProxyPass backend must be usable */
+    if (worker->balancer == NULL &&
+        !rl_proxy_worker_usable(worker, pr->started)) {
         if (worker->s->status & RL_WORKER_IN_ERROR) {
             rl_log_rerror(RL_LOG_INFO, 0, r,
                           "backend %s is in error state; retrying it in %ld s",

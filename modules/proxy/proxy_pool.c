@@ -65,7 +65,8 @@ proxy_conn_t *proxy_pool_get(rl_proxy_worker_t *w)
         idle_lists[w->index] = bc->next;
         bc->next = NULL;
         if ((w->ttl > 0 && now - bc->idle_since > w->ttl) ||
-            !still_alive(bc->fd)) {
+            bc->addr_seq != w->s->addr_seq || !still_alive(bc->fd)) {
+            /* expired, the name now resolves elsewhere, or closed */
             proxy_conn_close(bc);
             continue;
         }

@@ -58,7 +58,8 @@ typedef struct proxy_conn_t {
     rl_proxy_worker_t *worker;
     apr_time_t idle_since; /* when it went back to the pool */
     apr_time_t created;
-    unsigned requests; /* requests sent on it */
+    unsigned requests;     /* requests sent on it */
+    apr_uint32_t addr_seq; /* the worker's address when it was opened */
     struct proxy_conn_t *next;
 } proxy_conn_t;
 
@@ -66,7 +67,12 @@ typedef struct proxy_conn_t {
 apr_array_header_t *proxy_workers(void);
 void proxy_workers_reset(apr_pool_t *p);
 apr_status_t proxy_workers_attach_shm(apr_pool_t *p, rl_server_t *s);
-void proxy_worker_mark_error(rl_proxy_worker_t *w, const char *why);
+apr_status_t proxy_workers_resolve(apr_pool_t *p, rl_server_t *s,
+                                   int unresolved_ok);
+void proxy_worker_store_address(rl_proxy_worker_t *w, const void *sa,
+                                apr_uint32_t len);
+int proxy_worker_address_is(const rl_proxy_worker_t *w, const void *sa,
+                            apr_uint32_t len);
 
 /* proxy_pool.c */
 proxy_conn_t *proxy_pool_get(rl_proxy_worker_t *w);

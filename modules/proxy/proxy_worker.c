@@ -9,6 +9,7 @@
  */
 #include "proxy_private.h"
 
+#include <apr_atomic.h>
 #include <apr_lib.h>
 #include <apr_shm.h>
 #include <errno.h>
@@ -160,14 +161,41 @@ static const char *set_param(apr_pool_t *p, rl_proxy_worker_t *w,
     if (strcasecmp(key, "status") == 0) {
         return param_status(p, val, status);
     }
+    if (strcasecmp(key, "lbset") == 0) {
+        return param_int(p, key, val, 0, 99, &w->lbset);
+    }
+    if (strcasecmp(key, "slowstart") == 0) {
+        return param_duration(p, key, val, &w->slowstart);
+    }
+    if (strcasecmp(key, "passivefails") == 0) {
+        return param_int(p, key, val, 1, 1000, &w->passive_fails);
+    }
+    if (strcasecmp(key, "resolve") == 0) {
+        if (strcasecmp(val, "first") == 0) {
+            w->resolve_all = 0;
+        } else if (strcasecmp(val, "all") == 0) {
+            w->resolve_all = w->resolve_all > 1 ? w->resolve_all : 4;
+        } else {
+            return apr_psprintf(p, "resolve=%s: expected first or all", val);
+        }
+        return NULL;
+    }
+    if (strcasecmp(key, "slots") == 0) {
+        int n;
+        const char *err = param_int(p, key, val, 1, 64, &n);
+        if (err == NULL) {
+            w->resolve_all = n;
+        }
+        return err;
+    }
     if (strcasecmp(key, "min") == 0 || strcasecmp(key, "smax") == 0 ||
         strcasecmp(key, "acquire") == 0 || strcasecmp(key, "ping") == 0 ||
         strcasecmp(key, "flushpackets") == 0 ||
         strcasecmp(key, "flushwait") == 0 ||
         strcasecmp(key, "iobuffersize") == 0 ||
         strcasecmp(key, "receivebuffersize") == 0 ||
-        strcasecmp(key, "redirect") == 0 || strcasecmp(key, "lbset") == 0 ||
-        strcasecmp(key, "secret") == 0 || strcasecmp(key, "mapping") == 0) {
+        strcasecmp(key, "redirect") == 0 || strcasecmp(key, "secret") == 0 ||
+        strcasecmp(key, "mapping") == 0) {
         return apr_psprintf(p,
                             "worker parameter '%s' (httpd) is not supported "
                             "by Relais yet; remove it",
@@ -185,9 +213,17 @@ static const char *set_param(apr_pool_t *p, rl_proxy_worker_t *w,
                         "unknown worker parameter '%s' (expected timeout, "
                         "connectiontimeout, retry, ttl, max, enablereuse, "
                         "disablereuse, keepalive, upgrade, loadfactor, "
-                        "route or status)",
+                        "route, status, lbset, slowstart, passivefails, "
+                        "resolve or slots)",
                         key);
 }
+
+static void add_worker(rl_proxy_worker_t *w)
+{
+    w->index = workers->nelts;
+    APR_ARRAY_PUSH(workers, rl_proxy_worker_t *) = w;
+}
+
 
 /* scheme://host[:port][/path] -> scheme, host, port */
 static const char *split_url(apr_pool_t *p, const char *url,
@@ -248,7 +284,6 @@ static rl_proxy_worker_t *define_worker(rl_cmd_t *cmd, rl_proxy_balancer_t *b,
     apr_port_t port;
     rl_proxy_worker_t *w = NULL;
     apr_uint32_t status = 0;
-    apr_status_t rv;
     int i, existing = 0;
 
     *err = split_url(cmd->temp_pool, url, &scheme, &host, &port);
@@ -286,6 +321,7 @@ static rl_proxy_worker_t *define_worker(rl_cmd_t *cmd, rl_proxy_balancer_t *b,
         w->connect_timeout = -1;
         w->retry = apr_time_from_sec(60);
         w->ttl = 0;
+        w->passive_fails = 1;
         w->enable_reuse = 1;
         w->loadfactor = 1;
         w->index = -1;
@@ -316,22 +352,29 @@ static rl_proxy_worker_t *define_worker(rl_cmd_t *cmd, rl_proxy_balancer_t *b,
     if (existing) {
         return w;
     }
-    /* Names resolve once at start-up through the system resolver; run-time
-     * re-resolution arrives with ProxyResolver. */
-    rv =
-        apr_sockaddr_info_get(&w->addr, w->hostname, APR_UNSPEC, w->port, 0, p);
-    if (rv != APR_SUCCESS) {
-        char buf[120];
-        *err = apr_psprintf(p, "cannot resolve backend host '%s': %s",
-                            w->hostname, apr_strerror(rv, buf, sizeof(buf)));
+    if (w->resolve_all > 1 && b == NULL) {
+        *err = apr_psprintf(p, "resolve=all belongs on a BalancerMember (each "
+                               "address becomes a member of the balancer)");
         return NULL;
     }
-    w->index = workers->nelts;
-    /* status bits live in shm later; keep the configured ones until then */
     w->s = apr_pcalloc(p, sizeof(*w->s));
     w->s->status = status;
     apr_cpystrn(w->s->name, w->name, sizeof(w->s->name));
-    APR_ARRAY_PUSH(workers, rl_proxy_worker_t *) = w;
+    add_worker(w);
+    if (b != NULL) {
+        APR_ARRAY_PUSH(b->members, rl_proxy_worker_t *) = w;
+        /* resolve=all: slot members #2…#N take the name's other addresses */
+        for (i = 1; i < w->resolve_all; i++) {
+            rl_proxy_worker_t *slot = apr_pmemdup(p, w, sizeof(*w));
+            slot->name = apr_psprintf(p, "%s#%d", w->name, i + 1);
+            slot->resolve_slot = i;
+            slot->s = apr_pcalloc(p, sizeof(*slot->s));
+            slot->s->status = status;
+            apr_cpystrn(slot->s->name, slot->name, sizeof(slot->s->name));
+            add_worker(slot);
+            APR_ARRAY_PUSH(b->members, rl_proxy_worker_t *) = slot;
+        }
+    }
     return w;
 }
 
@@ -351,31 +394,243 @@ rl_proxy_define_member(rl_cmd_t *cmd, rl_proxy_balancer_t *b, const char *url,
 }
 
 
-/* post_config: move every worker's state into one shared segment. */
-apr_status_t proxy_workers_attach_shm(apr_pool_t *p, rl_server_t *s)
+/* Writes a new address into w's shared state (sequence lock: readers
+ * retry while the count is odd or changed under them). */
+void proxy_worker_store_address(rl_proxy_worker_t *w, const void *sa,
+                                apr_uint32_t len)
 {
-    rl_proxy_worker_shared_t *base;
-    apr_status_t rv;
+    apr_uint32_t seq = w->s->addr_seq;
+
+    if (len > RL_WORKER_ADDR_MAX) {
+        len = 0;
+    }
+    w->s->addr_seq = seq + 1;
+    __sync_synchronize();
+    if (len > 0) {
+        memcpy(w->s->addr, sa, len);
+    }
+    w->s->addr_len = len;
+    __sync_synchronize();
+    w->s->addr_seq = seq + 2;
+}
+
+
+/* True when the shared address equals sa/len. */
+int proxy_worker_address_is(const rl_proxy_worker_t *w, const void *sa,
+                            apr_uint32_t len)
+{
+    struct sockaddr_storage cur;
+    socklen_t curlen = 0;
+
+    return rl_proxy_worker_address(w, &cur, &curlen) != 0 && curlen == len &&
+           memcmp(&cur, sa, len) == 0;
+}
+
+
+RL_PROXY_DECLARE(apr_uint32_t)
+rl_proxy_worker_address(const rl_proxy_worker_t *w, struct sockaddr_storage *sa,
+                        socklen_t *len)
+{
+    apr_uint32_t seq, n;
+
+    for (;;) {
+        seq = w->s->addr_seq;
+        if (seq & 1) {
+            continue; /* the resolver is writing it: a few instructions */
+        }
+        __sync_synchronize();
+        n = w->s->addr_len;
+        if (n > RL_WORKER_ADDR_MAX) {
+            n = 0;
+        }
+        memcpy(sa, w->s->addr, n);
+        __sync_synchronize();
+        if (w->s->addr_seq == seq) {
+            break;
+        }
+    }
+    *len = (socklen_t)n;
+    return n > 0 ? seq : 0;
+}
+
+
+/*
+ * Start-up resolution through the system resolver (getaddrinfo), for every
+ * worker, in post_config: again on each graceful restart.  With
+ * `unresolved_ok` (a ProxyResolver will keep trying) a name that does not
+ * resolve leaves the worker without an address (+U) instead of failing.
+ */
+apr_status_t proxy_workers_resolve(apr_pool_t *p, rl_server_t *s,
+                                   int unresolved_ok)
+{
     int i;
 
-    if (workers == NULL || workers->nelts == 0) {
+    for (i = 0; workers != NULL && i < workers->nelts; i++) {
+        rl_proxy_worker_t *w = APR_ARRAY_IDX(workers, i, rl_proxy_worker_t *);
+        apr_sockaddr_t *sa = NULL;
+        apr_status_t rv =
+            apr_sockaddr_info_get(&sa, w->hostname, APR_UNSPEC, w->port, 0, p);
+        int k;
+        for (k = 0; rv == APR_SUCCESS && sa != NULL && k < w->resolve_slot;
+             k++) {
+            sa = sa->next;
+        }
+        if (rv != APR_SUCCESS || sa == NULL) {
+            char buf[120];
+            if (!unresolved_ok && w->resolve_slot == 0) {
+                rl_log_error(RL_LOG_EMERG, rv, s,
+                             "%s:%u: cannot resolve backend host '%s' (%s): "
+                             "fix the name, or add ProxyResolver to "
+                             "resolve it at run time",
+                             w->file, w->line, w->hostname,
+                             rv != APR_SUCCESS
+                                 ? apr_strerror(rv, buf, sizeof(buf))
+                                 : "no address");
+                return rv != APR_SUCCESS ? rv : APR_EGENERAL;
+            }
+            if (w->resolve_slot == 0) {
+                rl_log_error(RL_LOG_WARNING, rv, s,
+                             "%s:%u: backend host '%s' does not resolve yet; "
+                             "it takes no traffic until the resolver finds it",
+                             w->file, w->line, w->hostname);
+            }
+            w->addr = NULL;
+            w->s->status |= RL_WORKER_UNRESOLVED;
+            proxy_worker_store_address(w, NULL, 0);
+            continue;
+        }
+        w->addr = sa;
+        w->s->status &= ~RL_WORKER_UNRESOLVED;
+        if (!proxy_worker_address_is(w, &sa->sa, (apr_uint32_t)sa->salen)) {
+            proxy_worker_store_address(w, &sa->sa, (apr_uint32_t)sa->salen);
+        }
+    }
+    return APR_SUCCESS;
+}
+
+
+/*
+ * Shared state across graceful restarts.  The segment and the keys of its
+ * slots ("balancer|worker") are kept in retained data.  When the new
+ * generation has exactly the same workers in the same order the segment is
+ * used again as it is, so the old generation's children, still finishing
+ * their requests, keep counting into the same place; otherwise a new one is
+ * made and each worker that still exists gets its old counters and its
+ * run-time status (errors, health, DNS) copied over.  Either way the
+ * status bits the configuration sets (D, S, H, R, N, I) come from the new
+ * configuration.
+ */
+typedef struct proxy_retained_t {
+    apr_pool_t *pool; /* holds shm and keys; replaced with them */
+    apr_shm_t *shm;
+    int n;
+    char **keys;
+} proxy_retained_t;
+
+static const char *worker_key(apr_pool_t *p, const rl_proxy_worker_t *w)
+{
+    return apr_pstrcat(p, w->balancer ? w->balancer->name : "", "|", w->name,
+                       NULL);
+}
+
+
+static void carry_over(rl_proxy_worker_shared_t *to,
+                       const rl_proxy_worker_shared_t *from, int same_segment)
+{
+    apr_uint32_t config_bits = to->status & ~RL_WORKER_RUNTIME_BITS;
+
+    if (!same_segment) {
+        to->error_time = from->error_time;
+        to->requests = from->requests;
+        to->errors = from->errors;
+        to->bytes_out = from->bytes_out;
+        to->bytes_in = from->bytes_in;
+        to->fail_run = from->fail_run;
+        to->usable_since = from->usable_since;
+        /* busy is not carried: the old children decrement the old copy */
+    }
+    to->status = config_bits |
+                 (from->status & (RL_WORKER_IN_ERROR | RL_WORKER_HC_FAILED));
+    /* the address (and +U) are looked up again right after this */
+}
+
+
+apr_status_t proxy_workers_attach_shm(apr_pool_t *p, rl_server_t *s)
+{
+    proxy_retained_t *ret = rl_retained_data_get("proxy-workers");
+    rl_proxy_worker_shared_t *base, *old = NULL;
+    apr_pool_t *pool;
+    char **keys;
+    apr_status_t rv;
+    int i, n = workers ? workers->nelts : 0, same;
+
+    (void)p;
+    if (ret == NULL) {
+        ret = rl_retained_data_create("proxy-workers", sizeof(*ret));
+    }
+    if (n == 0) {
+        return APR_SUCCESS; /* keep the old segment for a later generation */
+    }
+    apr_pool_create(&pool, rl_retained_pool());
+    keys = apr_pcalloc(pool, sizeof(char *) * (apr_size_t)n);
+    same = ret->shm != NULL && ret->n == n;
+    for (i = 0; i < n; i++) {
+        rl_proxy_worker_t *w = APR_ARRAY_IDX(workers, i, rl_proxy_worker_t *);
+        keys[i] = (char *)worker_key(pool, w);
+        same = same && strcmp(keys[i], ret->keys[i]) == 0;
+    }
+    if (ret->shm != NULL) {
+        old = apr_shm_baseaddr_get(ret->shm);
+    }
+    if (same) {
+        base = old;
+        apr_pool_destroy(pool);
+        for (i = 0; i < n; i++) {
+            rl_proxy_worker_t *w =
+                APR_ARRAY_IDX(workers, i, rl_proxy_worker_t *);
+            rl_proxy_worker_shared_t fresh = *w->s;
+            carry_over(&fresh, &base[i], 1);
+            base[i].status =
+                fresh.status | (base[i].status & RL_WORKER_UNRESOLVED);
+            w->s = &base[i];
+        }
+        rl_log_error(RL_LOG_DEBUG, 0, s,
+                     "same %d backends as before: their shared state is kept",
+                     n);
         return APR_SUCCESS;
     }
-    rv = apr_shm_create(
-        &worker_shm,
-        sizeof(rl_proxy_worker_shared_t) * (apr_size_t)workers->nelts, NULL, p);
+    rv = apr_shm_create(&worker_shm,
+                        sizeof(rl_proxy_worker_shared_t) * (apr_size_t)n, NULL,
+                        pool);
     if (rv != APR_SUCCESS) {
         rl_log_error(RL_LOG_EMERG, rv, s,
-                     "cannot create shared memory for %d backends",
-                     workers->nelts);
+                     "cannot create shared memory for %d backends", n);
+        apr_pool_destroy(pool);
         return rv;
     }
     base = apr_shm_baseaddr_get(worker_shm);
-    for (i = 0; i < workers->nelts; i++) {
+    for (i = 0; i < n; i++) {
         rl_proxy_worker_t *w = APR_ARRAY_IDX(workers, i, rl_proxy_worker_t *);
+        int k;
         base[i] = *w->s;
+        base[i].addr_seq = 0;
+        base[i].addr_len = 0;
+        for (k = 0; old != NULL && k < ret->n; k++) {
+            if (strcmp(ret->keys[k], keys[i]) == 0) {
+                carry_over(&base[i], &old[k], 0);
+                break;
+            }
+        }
         w->s = &base[i];
     }
+    if (ret->pool != NULL) {
+        /* unmaps the parent's view only: old children keep theirs */
+        apr_pool_destroy(ret->pool);
+    }
+    ret->pool = pool;
+    ret->shm = worker_shm;
+    ret->n = n;
+    ret->keys = keys;
     return APR_SUCCESS;
 }
 
@@ -384,7 +639,8 @@ rl_proxy_worker_usable(const rl_proxy_worker_t *w, apr_time_t now)
 {
     apr_uint32_t st = w->s->status;
 
-    if (st & (RL_WORKER_DISABLED | RL_WORKER_STOPPED | RL_WORKER_HC_FAILED)) {
+    if (st & (RL_WORKER_DISABLED | RL_WORKER_STOPPED | RL_WORKER_HC_FAILED |
+              RL_WORKER_UNRESOLVED)) {
         return 0;
     }
     if ((st & RL_WORKER_IN_ERROR) && now < w->s->error_time + w->retry) {
@@ -393,20 +649,105 @@ rl_proxy_worker_usable(const rl_proxy_worker_t *w, apr_time_t now)
     return 1;
 }
 
-/* A backend failed: keep traffic away from it for retry seconds. */
-void proxy_worker_mark_error(rl_proxy_worker_t *w, const char *why)
-{
-    apr_uint32_t old = w->s->status;
 
-    if (old & RL_WORKER_IGNORE_ERRORS) {
+static const char *worker_label(const rl_proxy_worker_t *w)
+{
+    return w->balancer ? " member " : "backend ";
+}
+
+
+/* Flips status bits with a compare-and-swap, so that two children (or a
+ * child and the watchdog) changing different bits never undo each other.
+ * Returns the old bits. */
+static apr_uint32_t status_update(rl_proxy_worker_t *w, apr_uint32_t set,
+                                  apr_uint32_t clear)
+{
+    apr_uint32_t old, want;
+
+    do {
+        old = w->s->status;
+        want = (old | set) & ~clear;
+    } while (old != want && apr_atomic_cas32(&w->s->status, want, old) != old);
+    return old;
+}
+
+
+RL_PROXY_DECLARE(void)
+rl_proxy_worker_set_status(rl_proxy_worker_t *w, apr_uint32_t set,
+                           apr_uint32_t clear, const char *reason,
+                           const char *detail)
+{
+    apr_uint32_t old = status_update(w, set, clear), now = (old | set) & ~clear;
+
+    if (old == now) {
+        return;
+    }
+    if (!rl_proxy_worker_usable(w, apr_time_now()) ||
+        (old & ~now &
+         (RL_WORKER_IN_ERROR | RL_WORKER_HC_FAILED | RL_WORKER_UNRESOLVED |
+          RL_WORKER_DISABLED | RL_WORKER_STOPPED)) == 0) {
+        /* still out (or it was never out): no slow start yet */
+    } else {
+        w->s->usable_since = apr_time_now();
+    }
+    rl_proxy_run_member_state_changed(w, old, now, reason, detail);
+}
+
+
+RL_PROXY_DECLARE(void)
+rl_proxy_worker_failed(rl_proxy_worker_t *w, const char *why)
+{
+    apr_uint32_t run, old;
+
+    if (w->s->status & RL_WORKER_IGNORE_ERRORS) {
+        return;
+    }
+    run = apr_atomic_inc32(&w->s->fail_run) + 1;
+    apr_atomic_inc32((volatile apr_uint32_t *)&w->s->errors);
+    if (run < (apr_uint32_t)w->passive_fails) {
+        rl_log_error(RL_LOG_INFO, 0, NULL,
+                     "%s%s%s failed (%s): %u of %d failure(s) in a row before "
+                     "it is put in error",
+                     w->balancer ? w->balancer->name : "", worker_label(w),
+                     w->name, why, run, w->passive_fails);
         return;
     }
     w->s->error_time = apr_time_now();
-    w->s->status = old | RL_WORKER_IN_ERROR;
+    old = status_update(w, RL_WORKER_IN_ERROR, 0);
     if (!(old & RL_WORKER_IN_ERROR)) {
         rl_log_error(RL_LOG_ERR, 0, NULL,
-                     "backend %s put in error state for %ld s: %s", w->name,
-                     (long)apr_time_sec(w->retry), why);
-        rl_proxy_run_member_state_changed(w, old, w->s->status, "passive", why);
+                     "%s%s%s put in error state for %ld s after %u failure(s) "
+                     "in a row: %s",
+                     w->balancer ? w->balancer->name : "", worker_label(w),
+                     w->name, (long)apr_time_sec(w->retry), run, why);
+        rl_proxy_run_member_state_changed(w, old, old | RL_WORKER_IN_ERROR,
+                                          "passive", why);
+    }
+}
+
+
+RL_PROXY_DECLARE(void)
+rl_proxy_worker_succeeded(rl_proxy_worker_t *w)
+{
+    apr_uint32_t old;
+
+    if (w->s->fail_run != 0) {
+        w->s->fail_run = 0;
+    }
+    if (!(w->s->status & RL_WORKER_IN_ERROR)) {
+        return;
+    }
+    old = status_update(w, 0, RL_WORKER_IN_ERROR);
+    if (old & RL_WORKER_IN_ERROR) {
+        apr_time_t down = apr_time_now() - w->s->error_time;
+        w->s->usable_since = apr_time_now();
+        rl_log_error(RL_LOG_NOTICE, 0, NULL,
+                     "%s%s%s answered again after %ld s in error: back in "
+                     "service%s",
+                     w->balancer ? w->balancer->name : "", worker_label(w),
+                     w->name, (long)apr_time_sec(down),
+                     w->slowstart > 0 ? " (slow start)" : "");
+        rl_proxy_run_member_state_changed(w, old, old & ~RL_WORKER_IN_ERROR,
+                                          "passive", "answered again");
     }
 }
