@@ -26,6 +26,9 @@
 extern "C" {
 #endif
 
+/** r->notes key: a post_request hook found the exchange failed. */
+#define RL_PROXY_NOTE_FAILED "proxy-exchange-failed"
+
 /** Marks a symbol of mod_proxy that other modules may use. */
 #define RL_PROXY_DECLARE(type) __attribute__((visibility("default"))) type
 
@@ -192,7 +195,10 @@ APR_DECLARE_EXTERNAL_HOOK(rl_proxy, RL_PROXY, rl_proxy_worker_t *, pick_member,
                           (rl_proxy_balancer_t * b, rl_request_t *r))
 
 /** proxy_post_request (ALL): after the backend exchange, with its outcome
- *  (release the member, count errors, fill log notes). */
+ *  (release the member, count errors, fill log notes).  A hook that
+ *  judges an RL_PROXY_OK exchange a failure (failonstatus) calls
+ *  rl_proxy_worker_failed() and sets the request note RL_PROXY_NOTE_FAILED,
+ *  so that mod_proxy does not then count it a success. */
 APR_DECLARE_EXTERNAL_HOOK(rl_proxy, RL_PROXY, int, post_request,
                           (rl_request_t * r, rl_proxy_worker_t *worker,
                            rl_proxy_outcome_e outcome))

@@ -436,6 +436,7 @@ static int balancer_post_request(rl_request_t *r, rl_proxy_worker_t *w,
                 rl_proxy_worker_failed(
                     w, apr_psprintf(r->pool, "answered %d (failonstatus)",
                                     r->status));
+                apr_table_setn(r->notes, RL_PROXY_NOTE_FAILED, "1");
                 break;
             }
         }

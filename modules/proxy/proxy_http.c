@@ -307,19 +307,53 @@ static void drop_backend(proxy_req_t *pr)
 /* Whether a failed attempt may be made again on a new connection: the
  * connection came from the pool (the backend may have closed it just
  * now), nothing of the response arrived, and the body is not half sent. */
-static int can_retry(const rl_request_t *r, const proxy_req_t *pr)
+static int is_idempotent(const rl_request_t *r)
 {
     static const char *const idempotent[] = {
         "GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE", NULL};
-    int i, safe = 0;
+    int i;
 
     for (i = 0; idempotent[i]; i++) {
-        safe |= strcmp(r->method, idempotent[i]) == 0;
+        if (strcmp(r->method, idempotent[i]) == 0) {
+            return 1;
+        }
     }
+    return 0;
+}
+
+static int can_retry(const rl_request_t *r, const proxy_req_t *pr)
+{
+    int safe = is_idempotent(r);
+
     /* A POST the backend may have received is never sent twice (RFC 9110
      * §9.2.2); one whose first byte could not even be written may be. */
     return pr->reused && !pr->got_response_byte && !pr->body_started &&
            pr->attempts < 3 && (safe || pr->head_written == 0);
+}
+
+static int failover(rl_request_t *r, proxy_req_t *pr);
+static int proxy_step(rl_request_t *r, proxy_req_t *pr);
+
+/*
+ * The backend took the request (or part of it) and went away without a
+ * byte of answer: it counts as a failure of the member, and a balancer
+ * sends the request to another member when that is safe (an idempotent
+ * method, or nothing of the request written; no body byte consumed from
+ * the client), as nginx's proxy_next_upstream does for errors.  So a
+ * member killed mid-request costs the client nothing.  Otherwise 502.
+ */
+static int unanswered(rl_request_t *r, proxy_req_t *pr, const char *why)
+{
+    int rc;
+
+    rl_proxy_worker_failed(pr->worker, why);
+    rl_proxy_run_post_request(r, pr->worker, RL_PROXY_BAD_RESPONSE);
+    if (pr->worker->balancer == NULL || pr->got_response_byte ||
+        !(is_idempotent(r) || pr->head_written == 0)) {
+        return 502;
+    }
+    rc = failover(r, pr);
+    return rc == 503 ? 502 : rc;
 }
 
 /* Gets a connection: pooled, or new.  Then the head goes out. */
@@ -353,9 +387,6 @@ static int start_attempt(rl_request_t *r, proxy_req_t *pr)
     }
     return RL_OK; /* connected at once, or failed: proxy_step checks */
 }
-
-static int failover(rl_request_t *r, proxy_req_t *pr);
-static int proxy_step(rl_request_t *r, proxy_req_t *pr);
 
 static int connect_failed(rl_request_t *r, proxy_req_t *pr, int err)
 {
@@ -679,8 +710,12 @@ static void finish_exchange(rl_request_t *r, proxy_req_t *pr, int ok)
     pr->in = NULL;
     finish_exchange_notes(r, pr);
     if (ok) {
-        rl_proxy_worker_succeeded(pr->worker);
+        /* a post_request hook may judge the answer a failure
+         * (failonstatus): only otherwise is it a success */
         rl_proxy_run_post_request(r, pr->worker, RL_PROXY_OK);
+        if (apr_table_get(r->notes, RL_PROXY_NOTE_FAILED) == NULL) {
+            rl_proxy_worker_succeeded(pr->worker);
+        }
     }
 }
 
@@ -858,10 +893,8 @@ static int proxy_step(rl_request_t *r, proxy_req_t *pr)
                 rl_log_rerror(RL_LOG_ERR, APR_FROM_OS_ERROR(failed), r,
                               "sending the request to backend %s failed",
                               pr->worker->name);
-                rl_proxy_worker_failed(pr->worker, "send failed");
                 drop_backend(pr);
-                rl_proxy_run_post_request(r, pr->worker, RL_PROXY_BAD_RESPONSE);
-                return 502;
+                return unanswered(r, pr, "send failed");
             }
             if (r->body_kind == RL_BODY_NONE || pr->body_eof) {
                 pr->state = PS_READ_HEAD;
@@ -926,8 +959,7 @@ static int proxy_step(rl_request_t *r, proxy_req_t *pr)
                               "answering",
                               pr->worker->name);
                 drop_backend(pr);
-                rl_proxy_run_post_request(r, pr->worker, RL_PROXY_BAD_RESPONSE);
-                return 502;
+                return unanswered(r, pr, "closed the connection unanswered");
             }
             if (rc == RL_HTTP_OK) {
                 rc = rl_http_parse_response(r->pool, pr->in + pr->in_pos,

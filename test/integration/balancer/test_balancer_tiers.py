@@ -1,0 +1,178 @@
+"""mod_balancer member tiers and recovery: lbset (lower sets first), hot
+spares (+R stand in one for one), forcerecovery (httpd's default: when
+every member is in error, try them rather than refuse), and slow start
+(a member back in service gets a growing share)."""
+import http.client
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))), "proxy"))
+
+from helpers_proxy import Backend  # noqa: E402
+
+from conftest import free_port  # noqa: E402
+from test_balancer import conf, names  # noqa: E402
+
+
+def test_lower_lbset_first_higher_only_when_it_is_out(relais):
+    front, a, b, dead = free_port(), free_port(), free_port(), free_port()
+    relais.write_conf(conf(front, [(a, "a"), (b, "b")], """
+        BalancerMember http://127.0.0.1:%d lbset=0
+        BalancerMember http://127.0.0.1:%d lbset=1""" % (a, b)))
+    relais.start(front)
+    assert set(names(front, 40)) == {"a"}
+    relais.stop()
+    # the whole lower set is out: the next set takes over, no error
+    relais.write_conf(conf(front, [(b, "b")], """
+        BalancerMember http://127.0.0.1:%d lbset=0 retry=60
+        BalancerMember http://127.0.0.1:%d lbset=1""" % (dead, b)))
+    relais.start(front)
+    assert set(names(front, 40)) == {"b"}
+
+
+def test_hot_spare_stands_in_for_a_member_that_is_out(relais):
+    front, a, b, s = free_port(), free_port(), free_port(), free_port()
+    dead = free_port()
+    relais.write_conf(conf(front, [(a, "a"), (b, "b"), (s, "s")], """
+        BalancerMember http://127.0.0.1:%d
+        BalancerMember http://127.0.0.1:%d
+        BalancerMember http://127.0.0.1:%d status=+R""" % (a, b, s)))
+    relais.start(front)
+    seen = names(front, 60)
+    assert set(seen) == {"a", "b"}
+    relais.stop()
+    # one regular member out: the spare takes its place beside the other
+    relais.write_conf(conf(front, [(a, "a"), (s, "s")], """
+        BalancerMember http://127.0.0.1:%d
+        BalancerMember http://127.0.0.1:%d retry=60
+        BalancerMember http://127.0.0.1:%d status=+R""" % (a, dead, s)))
+    relais.start(front)
+    seen = names(front, 60)
+    assert set(seen) == {"a", "s"}
+    assert abs(seen.count("a") - seen.count("s")) <= 4
+
+
+def get(port, path="/x"):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        c.request("GET", path)
+        r = c.getresponse()
+        return r.status, r.read()
+    finally:
+        c.close()
+
+
+def plain_conf(front, body):
+    from conftest import mpm_lines
+    return mpm_lines("event") + """
+LoadModule proxy_module modules/mod_proxy.so
+LoadModule balancer_module modules/mod_balancer.so
+LoadModule healthcheck_module modules/mod_healthcheck.so
+ErrorLog logs/error_log
+LogLevel info
+Listen 127.0.0.1:%d
+<Proxy "balancer://app">
+%s
+</Proxy>
+ProxyPass / balancer://app/
+""" % (front, body)
+
+
+def both_in_error_then_one_comes_back(relais, force):
+    front, pa, pb = free_port(), free_port(), free_port()
+    relais.write_conf(plain_conf(front, """
+    BalancerMember http://127.0.0.1:%d retry=60
+    BalancerMember http://127.0.0.1:%d retry=60
+    ProxySet forcerecovery=%s""" % (pa, pb, force)))
+    relais.start(front)
+    status, _ = get(front)
+    assert status == 503          # nobody listens: both put in error
+    assert relais.error_log().count("put in error state") == 2
+    back = Backend(port=pa)
+    try:
+        return get(front)[0], back
+    finally:
+        back.stop()
+
+
+def test_forcerecovery_tries_members_in_error_when_all_are(relais):
+    status, back = both_in_error_then_one_comes_back(relais, "On")
+    assert status == 200
+    assert len(back.requests) == 1
+    assert "answered again" in relais.error_log()
+
+
+def test_forcerecovery_off_waits_for_retry(relais):
+    status, back = both_in_error_then_one_comes_back(relais, "Off")
+    assert status == 503
+    assert back.requests == []
+
+
+def share_of(front, backend, others, n):
+    for b in [backend] + others:
+        b.reset()
+    for _ in range(n):
+        status, _ = get(front, "/page")
+        assert status == 200
+    got = lambda b: sum(1 for q in b.requests if q.target == b"/page")
+    total = sum(got(b) for b in [backend] + others)
+    return got(backend) / total
+
+
+def wait_log(relais, text, timeout=10.0):
+    end = time.time() + timeout
+    while time.time() < end:
+        if text in relais.error_log():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_slow_start_ramps_a_recovered_member_up(relais):
+    a, b = Backend(), Backend()
+    try:
+        b.on("/health", status=503)
+        front = free_port()
+        keys = "hcmethod=GET hcuri=/health hcinterval=200ms slowstart=6s"
+        relais.write_conf(plain_conf(front, """
+    BalancerMember %s %s
+    BalancerMember %s %s""" % (a.url, keys, b.url, keys)))
+        relais.start(front)
+        assert wait_log(relais, "failed its health check")
+        b.on("/health", status=200)
+        assert wait_log(relais, "back in service")
+        assert "(slow start)" in relais.error_log()
+        early = share_of(front, b, [a], 100)
+        time.sleep(6.5)
+        late = share_of(front, b, [a], 100)
+        # right after recovery b gets a small part, after the window half
+        assert early < 0.25, early
+        assert 0.4 <= late <= 0.6, late
+    finally:
+        a.stop()
+        b.stop()
+
+
+def test_lbset_and_passive_keys_are_checked(relais):
+    front = free_port()
+    for bad, what in (("lbset=x", "lbset=x"),
+                      ("slowstart=soon", "slowstart=soon"),
+                      ("passivefails=0", "passivefails=0")):
+        relais.write_conf(plain_conf(front, """
+    BalancerMember http://127.0.0.1:1 %s""" % bad))
+        r = relais.run("-t")
+        assert r.returncode != 0
+        assert "BalancerMember" in r.stderr and what in r.stderr, r.stderr
+        assert "relais.conf:" in r.stderr
+    relais.write_conf(plain_conf(front, """
+    BalancerMember http://127.0.0.1:1
+    ProxySet failonstatus=5x3"""))
+    r = relais.run("-t")
+    assert r.returncode != 0 and "failonstatus=5x3" in r.stderr, r.stderr
+
+
+def describe(body):
+    return json.loads(body)
