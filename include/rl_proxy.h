@@ -26,6 +26,11 @@
 extern "C" {
 #endif
 
+/** r->notes key: a proxy_pre_request hook answering 503 sets it (to a
+ *  time, decimal microseconds) to have mod_proxy wait and ask again until
+ *  then, without holding a thread (balancer timeout=). */
+#define RL_PROXY_NOTE_WAIT_UNTIL "proxy-wait-until"
+
 /** r->notes key: a post_request hook found the exchange failed. */
 #define RL_PROXY_NOTE_FAILED "proxy-exchange-failed"
 
@@ -159,6 +164,7 @@ struct rl_proxy_balancer_t {
     apr_array_header_t *failonstatus;    /**< int statuses: failonstatus= */
     apr_interval_time_t timeout;       /**< timeout=: wait for a free member */
     int forcerecovery;                 /**< forcerecovery= (On by default) */
+    int growth; /**< growth=: members a manager may add at run time */
     volatile apr_uint32_t *generation; /**< shared: bumped when any member's
                                             state changes, so each child
                                             notices at pick time */

@@ -155,20 +155,36 @@ static const char *set_balancer_param(rl_cmd_t *cmd, rl_proxy_balancer_t *b,
         b->sticky_sep = val[0];
         return NULL;
     }
-    if (strcasecmp(key, "timeout") == 0 || strcasecmp(key, "growth") == 0 ||
-        strcasecmp(key, "scolonpathdelim") == 0) {
-        return apr_psprintf(p,
-                            "balancer parameter '%s' (httpd) is not supported "
-                            "by Relais yet: remove it (timeout= waits for a "
-                            "free member, growth= makes room for members "
-                            "added at run time by a balancer manager)",
-                            key);
+    if (strcasecmp(key, "timeout") == 0) {
+        const char *err =
+            rl_parse_duration(p, val, APR_USEC_PER_SEC, &b->timeout);
+        return err ? apr_psprintf(p, "timeout=%s: %s", val, err) : NULL;
+    }
+    if (strcasecmp(key, "growth") == 0) {
+        /* httpd: room for members a balancer manager adds at run time.
+         * Accepted so httpd configurations load; Relais's balancer
+         * manager (mod_status) uses it. */
+        char *end;
+        long v = strtol(val, &end, 10);
+        if (*val == '\0' || *end || v < 0 || v > 1000) {
+            return apr_psprintf(p, "growth=%s: expected 0 to 1000", val);
+        }
+        b->growth = (int)v;
+        return NULL;
+    }
+    if (strcasecmp(key, "scolonpathdelim") == 0) {
+        return apr_psprintf(
+            p,
+            "balancer parameter '%s' (httpd) is not supported "
+            "by Relais: remove it (use stickysession=name|param "
+            "for a URL parameter)",
+            key);
     }
     return apr_psprintf(p,
                         "unknown balancer parameter '%s' (expected lbmethod, "
                         "stickysession, stickysessionsep, hashkey, "
                         "maxattempts, nofailover, failonstatus, "
-                        "failontimeout or forcerecovery)",
+                        "failontimeout, forcerecovery, timeout or growth)",
                         key);
 }
 
@@ -292,6 +308,24 @@ static int balancer_pre_request(rl_request_t *r, const char *target,
         return 500;
     }
     *worker = rl_proxy_run_pick_member(b, r);
+    if (*worker == NULL && b->timeout > 0) {
+        /* timeout=: wait for a member to come back (mod_proxy sleeps
+         * without holding a thread and asks again) */
+        const char *until = apr_table_get(r->notes, RL_PROXY_NOTE_WAIT_UNTIL);
+        apr_time_t now = apr_time_now();
+        if (until == NULL) {
+            apr_table_setn(r->notes, RL_PROXY_NOTE_WAIT_UNTIL,
+                           apr_off_t_toa(r->pool, now + b->timeout));
+            rl_log_rerror(RL_LOG_INFO, 0, r,
+                          "%s: no member can take the request now; waiting "
+                          "up to %ld ms (timeout=)",
+                          b->name, (long)apr_time_as_msec(b->timeout));
+            return 503;
+        }
+        if (apr_atoi64(until) > now) {
+            return 503;
+        }
+    }
     if (*worker == NULL) {
         rl_log_rerror(RL_LOG_ERR, 0, r,
                       "%s: no member can take the request (all in error, "

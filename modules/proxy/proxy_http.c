@@ -1061,6 +1061,15 @@ static int proxy_resume(rl_request_t *r)
     return proxy_step(r, pr);
 }
 
+/* A pre_request hook asked to be asked again (RL_PROXY_NOTE_WAIT_UNTIL
+ * still ahead). */
+static int pick_again_later(rl_request_t *r)
+{
+    const char *until = apr_table_get(r->notes, RL_PROXY_NOTE_WAIT_UNTIL);
+
+    return until != NULL && apr_atoi64(until) > apr_time_now();
+}
+
 int proxy_http_handler(rl_request_t *r)
 {
     proxy_route_t *route;
@@ -1086,6 +1095,11 @@ int proxy_http_handler(rl_request_t *r)
                           "no module takes %s (is mod_balancer loaded?)",
                           route->target);
             return 500;
+        }
+        if (rc == 503 && pick_again_later(r)) {
+            /* no member yet, and the balancer says wait (timeout=) */
+            return rl_request_sleep(r, apr_time_from_msec(100),
+                                    proxy_http_handler);
         }
         if (rc != RL_OK) {
             return rc;

@@ -176,3 +176,37 @@ def test_lbset_and_passive_keys_are_checked(relais):
 
 def describe(body):
     return json.loads(body)
+
+
+def test_timeout_waits_for_a_member_to_come_back(relais):
+    import threading
+    b = Backend()
+    try:
+        b.on("/health", status=503)
+        front = free_port()
+        relais.write_conf(plain_conf(front, """
+    BalancerMember %s hcmethod=GET hcuri=/health hcinterval=200ms
+    ProxySet timeout=3 growth=2""" % b.url))
+        relais.start(front)
+        assert wait_log(relais, "failed its health check")
+        # nobody can take it: after timeout= the answer is 503
+        t0 = time.time()
+        assert get(front, "/page")[0] == 503
+        assert 2.8 <= time.time() - t0 <= 5, time.time() - t0
+        # the member comes back while a request waits: it is served
+        result = {}
+
+        def client():
+            t = time.time()
+            result["status"] = get(front, "/page")[0]
+            result["took"] = time.time() - t
+        th = threading.Thread(target=client)
+        th.start()
+        time.sleep(0.7)
+        b.on("/health", status=200)
+        th.join(10)
+        assert result["status"] == 200
+        assert result["took"] < 3, result
+        assert "waiting up to 3000 ms (timeout=)" in relais.error_log()
+    finally:
+        b.stop()

@@ -46,6 +46,14 @@ def test_failonstatus_puts_the_member_in_error(relais):
         b.stop()
 
 
+def send_until(front, path, cond, limit=200):
+    for _ in range(limit):
+        if cond():
+            return
+        get(front, path)
+    raise AssertionError("condition not reached in %d requests" % limit)
+
+
 def test_passivefails_counts_failures_in_a_row(relais):
     a, b = Backend(), Backend()
     try:
@@ -57,13 +65,18 @@ def test_passivefails_counts_failures_in_a_row(relais):
     BalancerMember %s retry=60 passivefails=3
     ProxySet failonstatus=500""" % (a.url, b.url)))
         relais.start(front)
-        # a success in between resets the run: b stays in
-        run_requests(front, 4)          # b gets 2 of them: 2 failures
-        run_requests(front, 2, "/ok")   # b answers /ok: run reset
+        # two failures, then a success: the run starts again
+        send_until(front, "/x", lambda: hits(b) == 2)
+        send_until(front, "/ok", lambda: hits(b, "/ok") == 1)
         assert "put in error state" not in relais.error_log()
-        run_requests(front, 20)
-        assert hits(b) == 2 + 3         # 3 more failures, then out
+        # three failures in a row put it in error, not fewer
+        send_until(front, "/x",
+                   lambda: "put in error state" in relais.error_log())
+        assert hits(b) == 2 + 3
         assert "after 3 failure(s) in a row" in relais.error_log()
+        assert "2 of 3 failure(s) in a row" in relais.error_log()
+        run_requests(front, 10)
+        assert hits(b) == 5
     finally:
         a.stop()
         b.stop()
@@ -119,6 +132,7 @@ def test_graceful_restart_keeps_member_state(relais):
     ProxySet failonstatus=503""" % (a.url, b.url)
         relais.write_conf(plain_conf(front, members))
         relais.start(front)
+        send_until(front, "/x", lambda: hits(b) == 1)
         run_requests(front, 4)
         assert hits(b) == 1             # b is in error now, for 60 s
         b.on("/x", status=200)
