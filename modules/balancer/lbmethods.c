@@ -245,17 +245,18 @@ static rl_proxy_worker_t *hash_pick(rl_proxy_balancer_t *b, rl_request_t *r,
     if (spec != NULL && strncasecmp(spec, "header:", 7) == 0) {
         key = apr_table_get(r->headers_in, spec + 7);
     } else if (spec != NULL && strncasecmp(spec, "cookie:", 7) == 0) {
-        const char *c = apr_table_get(r->headers_in, "Cookie");
-        apr_size_t n = strlen(spec + 7);
-        while (c != NULL && *c) {
-            while (*c == ' ' || *c == ';') {
-                c++;
+        const char *ck = apr_table_get(r->headers_in, "Cookie");
+        apr_size_t len = strlen(spec + 7);
+        while (ck != NULL && *ck) {
+            while (*ck == ' ' || *ck == ';') {
+                ck++;
             }
-            if (strncmp(c, spec + 7, n) == 0 && c[n] == '=') {
-                key = apr_pstrndup(r->pool, c + n + 1, strcspn(c + n + 1, ";"));
+            if (strncmp(ck, spec + 7, len) == 0 && ck[len] == '=') {
+                key = apr_pstrndup(r->pool, ck + len + 1,
+                                   strcspn(ck + len + 1, ";"));
                 break;
             }
-            c = strchr(c, ';');
+            ck = strchr(ck, ';');
         }
     }
     if (key == NULL) {

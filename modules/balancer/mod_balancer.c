@@ -437,12 +437,12 @@ static void notice_changes(rl_proxy_balancer_t *b)
 static rl_proxy_worker_t *balancer_pick(rl_proxy_balancer_t *b, rl_request_t *r)
 {
     rl_proxy_worker_t *w = sticky_member(b, r);
-    rl_proxy_candidate_t *c;
-    int n;
 
     if (w == NULL) {
+        rl_proxy_candidate_t *c =
+            apr_palloc(r->pool, sizeof(*c) * (apr_size_t)b->members->nelts);
+        int n;
         notice_changes(b);
-        c = apr_palloc(r->pool, sizeof(*c) * (apr_size_t)b->members->nelts);
         n = rl_proxy_balancer_candidates(b, apr_time_now(), c);
         w = n > 0 ? b->lbmethod->pick(b, r, c, n) : NULL;
     }
@@ -459,12 +459,12 @@ static int balancer_post_request(rl_request_t *r, rl_proxy_worker_t *w,
                                  rl_proxy_outcome_e outcome)
 {
     rl_proxy_balancer_t *b = w->balancer;
-    int i;
 
     if (b == NULL) {
         return RL_DECLINED;
     }
     if (outcome == RL_PROXY_OK) {
+        int i;
         for (i = 0; i < b->failonstatus->nelts; i++) {
             if (APR_ARRAY_IDX(b->failonstatus, i, int) == r->status) {
                 rl_proxy_worker_failed(

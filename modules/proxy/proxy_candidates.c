@@ -47,7 +47,7 @@ RL_PROXY_DECLARE(int)
 rl_proxy_balancer_candidates(rl_proxy_balancer_t *b, apr_time_t now,
                              rl_proxy_candidate_t *c)
 {
-    int i, n = 0, set = INT_MAX, spare_set = INT_MAX, down = 0;
+    int i, n = 0, set = INT_MAX, spare_set = INT_MAX;
     int m = b->members->nelts;
 
     /* the lowest lbset with a usable regular member */
@@ -68,6 +68,7 @@ rl_proxy_balancer_candidates(rl_proxy_balancer_t *b, apr_time_t now,
         set = spare_set; /* all regular members are out: spares only */
     }
     if (set != INT_MAX) {
+        int down = 0; /* regular members of the set that are out */
         for (i = 0; i < m; i++) {
             rl_proxy_worker_t *w =
                 APR_ARRAY_IDX(b->members, i, rl_proxy_worker_t *);
