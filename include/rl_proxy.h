@@ -31,6 +31,11 @@ extern "C" {
  *  then, without holding a thread (balancer timeout=). */
 #define RL_PROXY_NOTE_WAIT_UNTIL "proxy-wait-until"
 
+/** r->notes key: the workers this request already failed on, as
+ *  ",index,index," (rl_proxy_worker_t.index); a balancer picking a member
+ *  for a failover leaves them out. */
+#define RL_PROXY_NOTE_TRIED "proxy-tried"
+
 /** r->notes key: a post_request hook found the exchange failed. */
 #define RL_PROXY_NOTE_FAILED "proxy-exchange-failed"
 
@@ -310,12 +315,13 @@ rl_proxy_worker_set_status(rl_proxy_worker_t *w, apr_uint32_t set,
  * hot spares (+R) standing in one for one for members of that set that
  * are not usable, hot standbys (+H) when nothing else is, and with
  * forcerecovery members in error (not disabled, stopped or failing
- * health checks) when nothing else is at all.
+ * health checks) when nothing else is at all.  Members listed in `skip`
+ * (the RL_PROXY_NOTE_TRIED format, or NULL) count as out.
  * @return how many (0: none)
  */
 RL_PROXY_DECLARE(int)
 rl_proxy_balancer_candidates(rl_proxy_balancer_t *b, apr_time_t now,
-                             rl_proxy_candidate_t *c);
+                             const char *skip, rl_proxy_candidate_t *c);
 
 #ifdef __cplusplus
 }

@@ -443,7 +443,9 @@ static rl_proxy_worker_t *balancer_pick(rl_proxy_balancer_t *b, rl_request_t *r)
             apr_palloc(r->pool, sizeof(*c) * (apr_size_t)b->members->nelts);
         int n;
         notice_changes(b);
-        n = rl_proxy_balancer_candidates(b, apr_time_now(), c);
+        /* a failover leaves out the members this request failed on */
+        n = rl_proxy_balancer_candidates(
+            b, apr_time_now(), apr_table_get(r->notes, RL_PROXY_NOTE_TRIED), c);
         w = n > 0 ? b->lbmethod->pick(b, r, c, n) : NULL;
     }
     if (w != NULL && b->lbmethod->taken != NULL) {

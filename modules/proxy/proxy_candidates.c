@@ -43,9 +43,29 @@ static int add(rl_proxy_candidate_t *c, int n, rl_proxy_balancer_t *b, int i,
 }
 
 
+/* One this request already failed on (skip: ",3,7,"). */
+static int skipped(const rl_proxy_worker_t *w, const char *skip)
+{
+    char key[16];
+
+    if (skip == NULL) {
+        return 0;
+    }
+    apr_snprintf(key, sizeof(key), ",%d,", w->index);
+    return strstr(skip, key) != NULL;
+}
+
+
+/* Usable now, and not one this request already failed on. */
+static int usable(const rl_proxy_worker_t *w, apr_time_t now, const char *skip)
+{
+    return rl_proxy_worker_usable(w, now) && !skipped(w, skip);
+}
+
+
 RL_PROXY_DECLARE(int)
 rl_proxy_balancer_candidates(rl_proxy_balancer_t *b, apr_time_t now,
-                             rl_proxy_candidate_t *c)
+                             const char *skip, rl_proxy_candidate_t *c)
 {
     int i, n = 0, set = INT_MAX, spare_set = INT_MAX;
     int m = b->members->nelts;
@@ -54,7 +74,7 @@ rl_proxy_balancer_candidates(rl_proxy_balancer_t *b, apr_time_t now,
     for (i = 0; i < m; i++) {
         rl_proxy_worker_t *w =
             APR_ARRAY_IDX(b->members, i, rl_proxy_worker_t *);
-        if (!rl_proxy_worker_usable(w, now)) {
+        if (!usable(w, now, skip)) {
             continue;
         }
         if (is_regular(w) && w->lbset < set) {
@@ -75,7 +95,7 @@ rl_proxy_balancer_candidates(rl_proxy_balancer_t *b, apr_time_t now,
             if (w->lbset != set || !is_regular(w)) {
                 continue;
             }
-            if (rl_proxy_worker_usable(w, now)) {
+            if (usable(w, now, skip)) {
                 n = add(c, n, b, i, now);
             } else {
                 down++;
@@ -86,7 +106,7 @@ rl_proxy_balancer_candidates(rl_proxy_balancer_t *b, apr_time_t now,
             rl_proxy_worker_t *w =
                 APR_ARRAY_IDX(b->members, i, rl_proxy_worker_t *);
             if (w->lbset == set && (w->s->status & RL_WORKER_HOT_SPARE) &&
-                rl_proxy_worker_usable(w, now)) {
+                usable(w, now, skip)) {
                 n = add(c, n, b, i, now);
                 down--;
             }
@@ -99,8 +119,7 @@ rl_proxy_balancer_candidates(rl_proxy_balancer_t *b, apr_time_t now,
     for (i = 0; i < m; i++) {
         rl_proxy_worker_t *w =
             APR_ARRAY_IDX(b->members, i, rl_proxy_worker_t *);
-        if ((w->s->status & RL_WORKER_HOT_STANDBY) &&
-            rl_proxy_worker_usable(w, now)) {
+        if ((w->s->status & RL_WORKER_HOT_STANDBY) && usable(w, now, skip)) {
             n = add(c, n, b, i, now);
         }
     }
@@ -114,7 +133,7 @@ rl_proxy_balancer_candidates(rl_proxy_balancer_t *b, apr_time_t now,
         rl_proxy_worker_t *w =
             APR_ARRAY_IDX(b->members, i, rl_proxy_worker_t *);
         apr_uint32_t st = w->s->status;
-        if ((st & RL_WORKER_IN_ERROR) && is_regular(w) &&
+        if ((st & RL_WORKER_IN_ERROR) && is_regular(w) && !skipped(w, skip) &&
             !(st & (RL_WORKER_DISABLED | RL_WORKER_STOPPED |
                     RL_WORKER_HC_FAILED | RL_WORKER_UNRESOLVED))) {
             n = add(c, n, b, i, now);

@@ -426,6 +426,13 @@ static int failover(rl_request_t *r, proxy_req_t *pr)
         pr->failovers >= b->maxattempts) {
         return 503;
     }
+    /* the balancer leaves the members this request already tried out */
+    {
+        const char *tried = apr_table_get(r->notes, RL_PROXY_NOTE_TRIED);
+        apr_table_setn(r->notes, RL_PROXY_NOTE_TRIED,
+                       apr_psprintf(r->pool, "%s%d,", tried ? tried : ",",
+                                    pr->worker->index));
+    }
     rc = rl_proxy_run_pre_request(r, pr->target, &next, &url);
     if (rc != RL_OK || next == NULL || next == pr->worker) {
         return rc > 0 ? rc : 503;

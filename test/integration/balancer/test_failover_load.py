@@ -123,3 +123,39 @@ def test_member_killed_and_back_under_load(relais, method):
         a.stop()
         b.stop()
         c.stop()
+
+
+def test_dropped_request_fails_over_only_when_idempotent(relais):
+    """b takes the request and closes without a byte of answer: a GET goes
+    to a instead (the client sees 200); a POST is never sent twice (502)."""
+    import http.client as hc
+    a, b = Backend(), Backend()
+    try:
+        b.on("/drop", raw=b"")
+        front = free_port()
+        relais.write_conf(plain_conf(front, """
+    BalancerMember %s lbset=1
+    BalancerMember %s lbset=0 retry=0""" % (a.url, b.url)))
+        relais.start(front)
+        c = hc.HTTPConnection("127.0.0.1", front, timeout=10)
+        c.request("GET", "/drop")
+        r = c.getresponse()
+        r.read()
+        assert r.status == 200
+        assert [q.method for q in b.requests] == ["GET"]
+        assert [q.method for q in a.requests] == ["GET"]
+        c.close()
+        c = hc.HTTPConnection("127.0.0.1", front, timeout=10)
+        c.request("POST", "/drop", body=b"pay once")
+        r = c.getresponse()
+        r.read()
+        assert r.status == 502
+        assert [q.method for q in b.requests] == ["GET", "POST"]
+        assert [q.method for q in a.requests] == ["GET"]
+        c.close()
+        log = relais.error_log()
+        assert "closed the connection before answering" in log
+        assert "failing over from %s to %s" % (b.url, a.url) in log
+    finally:
+        a.stop()
+        b.stop()
