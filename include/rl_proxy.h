@@ -64,7 +64,9 @@ extern "C" {
 /** Largest socket address a worker's shared state holds (IPv6). */
 #define RL_WORKER_ADDR_MAX 28
 
-/** Shared state of a worker, in shared memory (POD, no pointers). */
+/** Shared state of a worker, in shared memory (POD, no pointers).  Every
+ *  child writes the counters: update them atomically (__atomic_fetch_add
+ *  or apr_atomic_*), never with ++. */
 typedef struct rl_proxy_worker_shared_t {
     char name[256];                   /**< the worker's URL */
     volatile apr_uint32_t status;     /**< RL_WORKER_* */
@@ -107,10 +109,12 @@ typedef struct rl_proxy_worker_t {
     const char *route;             /**< route= */
     int lbset;                     /**< lbset=: lower sets are used first */
     apr_interval_time_t slowstart; /**< slowstart=: ramp-up after recovery */
-    int passive_fails; /**< passivefails=: failed exchanges in a row that
-                            put it in error (1, as httpd) */
-    int resolve_all;   /**< resolve=all: one address per slot member */
-    int resolve_slot;  /**< which address of the name (0 = first) */
+    int passive_fails;  /**< passivefails=: failed exchanges in a row that
+                             put it in error (1, as httpd) */
+    int resolve_all;    /**< resolve=all: one address per slot member */
+    int resolve_slot;   /**< which address of the name (0 = first) */
+    int health_checked; /**< a health checker watches it (set by
+                             mod_healthcheck in check_config) */
     rl_proxy_balancer_t *balancer; /**< owning balancer, or NULL */
     int index;                     /**< process-wide worker index */
     rl_proxy_worker_shared_t *s;   /**< shared state */
@@ -164,11 +168,13 @@ struct rl_proxy_balancer_t {
     const char *sticky_param;            /**< URL parameter (name|param form) */
     char sticky_sep;                     /**< stickysessionsep=, '.' */
     int nofailover;                      /**< nofailover=On */
-    int maxattempts;                     /**< maxattempts= */
-    int failontimeout;                   /**< failontimeout=On */
-    apr_array_header_t *failonstatus;    /**< int statuses: failonstatus= */
-    apr_interval_time_t timeout;       /**< timeout=: wait for a free member */
-    int forcerecovery;                 /**< forcerecovery= (On by default) */
+    int maxattempts;                     /**< maxattempts= (-1: unset) */
+    const char *hashkey; /**< hashkey= for lbmethod=hash (uri, header:X,
+                              cookie:X) */
+    int failontimeout;   /**< failontimeout=On */
+    apr_array_header_t *failonstatus; /**< int statuses: failonstatus= */
+    apr_interval_time_t timeout;      /**< timeout=: wait for a free member */
+    int forcerecovery;                /**< forcerecovery= (On by default) */
     int growth; /**< growth=: members a manager may add at run time */
     volatile apr_uint32_t *generation; /**< shared: bumped when any member's
                                             state changes, so each child
@@ -176,6 +182,7 @@ struct rl_proxy_balancer_t {
     apr_uint32_t seen_generation;      /**< mod_balancer's, per child */
     const char *file;                  /**< where it was declared */
     unsigned line;
+    rl_server_t *server; /**< the server its members were declared in */
 };
 
 /** How a backend exchange ended, for proxy_post_request. */
@@ -299,9 +306,11 @@ RL_PROXY_DECLARE(void)
 rl_proxy_worker_succeeded(rl_proxy_worker_t *w);
 
 /**
- * Changes a worker's status bits (set, then clear) in shared memory,
- * logging at notice and running proxy_member_state_changed when they
- * changed.  Used by mod_healthcheck, the DNS resolver and managers.
+ * Changes a worker's status bits (set, then clear) in shared memory with
+ * a compare-and-swap, starts its slow start when it comes back into
+ * service, and runs proxy_member_state_changed when they changed.  The
+ * caller logs the transition (it knows why).  Used by mod_healthcheck,
+ * the DNS resolver and managers.
  */
 RL_PROXY_DECLARE(void)
 rl_proxy_worker_set_status(rl_proxy_worker_t *w, apr_uint32_t set,

@@ -1,6 +1,6 @@
 /*
  * lbmethods.c: the bundled load-balancing methods, each a provider of
- * group "lbmethod", version "1" (rl_proxy_lbmethod_t in rl_proxy.h), the
+ * group "lbmethod", version "2" (rl_proxy_lbmethod_t in rl_proxy.h), the
  * same API a third-party module uses.
  *
  * Every method chooses among the candidates mod_balancer hands it
@@ -240,7 +240,7 @@ static rl_proxy_worker_t *source_pick(rl_proxy_balancer_t *b, rl_request_t *r,
 static rl_proxy_worker_t *hash_pick(rl_proxy_balancer_t *b, rl_request_t *r,
                                     const rl_proxy_candidate_t *c, int n)
 {
-    const char *spec = b->lb_context, *key = NULL;
+    const char *spec = b->hashkey, *key = NULL;
 
     if (spec != NULL && strncasecmp(spec, "header:", 7) == 0) {
         key = apr_table_get(r->headers_in, spec + 7);

@@ -58,11 +58,21 @@ static rl_proxy_balancer_t *balancer_get(rl_cmd_t *cmd, const char *name,
         b->sticky_sep = '.';
         b->failonstatus = apr_array_make(cmd->pool, 1, sizeof(int));
         b->forcerecovery = 1; /* httpd's default */
+        b->maxattempts = -1;  /* unset: one try per other member */
         b->file = cmd->node->file;
         b->line = cmd->node->line;
         apr_hash_set(balancers, key, APR_HASH_KEY_STRING, b);
     }
     return b;
+}
+
+
+static const char *flag_param(apr_pool_t *p, const char *key, const char *val,
+                              int *out)
+{
+    const char *err = rl_parse_flag(p, val, out);
+
+    return err ? apr_psprintf(p, "%s=%s: %s", key, val, err) : NULL;
 }
 
 
@@ -92,7 +102,7 @@ static const char *set_balancer_param(rl_cmd_t *cmd, rl_proxy_balancer_t *b,
                                 "cookie:Name",
                                 val);
         }
-        b->lb_context = apr_pstrdup(p, val);
+        b->hashkey = apr_pstrdup(p, val);
         return NULL;
     }
     if (strcasecmp(key, "maxattempts") == 0) {
@@ -105,13 +115,13 @@ static const char *set_balancer_param(rl_cmd_t *cmd, rl_proxy_balancer_t *b,
         return NULL;
     }
     if (strcasecmp(key, "nofailover") == 0) {
-        return rl_parse_flag(p, val, &b->nofailover);
+        return flag_param(p, key, val, &b->nofailover);
     }
     if (strcasecmp(key, "failontimeout") == 0) {
-        return rl_parse_flag(p, val, &b->failontimeout);
+        return flag_param(p, key, val, &b->failontimeout);
     }
     if (strcasecmp(key, "forcerecovery") == 0) {
-        return rl_parse_flag(p, val, &b->forcerecovery);
+        return flag_param(p, key, val, &b->forcerecovery);
     }
     if (strcasecmp(key, "failonstatus") == 0) {
         /* "503" or "500,502-504" */
@@ -261,6 +271,18 @@ static const char *add_member(rl_cmd_t *cmd, void *dconf, int argc,
     if (i >= argc) {
         return "expected the member's URL";
     }
+    if (b->members->nelts > 0 && b->server != cmd->server) {
+        rl_proxy_worker_t *first =
+            APR_ARRAY_IDX(b->members, 0, rl_proxy_worker_t *);
+        return apr_psprintf(cmd->pool,
+                            "%s already has members in another virtual host "
+                            "(%s:%u); balancer names are global in Relais: "
+                            "give this one its own name",
+                            b->name, first->file, first->line);
+    }
+    if (b->members->nelts == 0) {
+        b->server = cmd->server;
+    }
     w = rl_proxy_define_member(cmd, b, argv[i], argc - i - 1, argv + i + 1,
                                &err);
     return w == NULL ? err : NULL; /* it is in b->members now */
@@ -381,14 +403,31 @@ static const char *param_value(rl_request_t *r, const char *name)
  * Sticky sessions, as httpd: the session id in the cookie or URL
  * parameter ends in ".route" (the separator is stickysessionsep); the
  * member with that route= takes the request while it is usable, even
- * when draining (+N).  A member in error loses its clients to the others.
+ * when draining (+N).  A member in error loses its clients to the others,
+ * unless nofailover=On: then *broken is set and the request gets a 503
+ * (for backends that cannot take over each other's sessions).
  */
-static rl_proxy_worker_t *sticky_member(rl_proxy_balancer_t *b, rl_request_t *r)
+static int already_tried(rl_request_t *r, const rl_proxy_worker_t *w)
+{
+    const char *tried = apr_table_get(r->notes, RL_PROXY_NOTE_TRIED);
+    char key[16];
+
+    if (tried == NULL) {
+        return 0;
+    }
+    apr_snprintf(key, sizeof(key), ",%d,", w->index);
+    return strstr(tried, key) != NULL;
+}
+
+
+static rl_proxy_worker_t *sticky_member(rl_proxy_balancer_t *b, rl_request_t *r,
+                                        int *broken)
 {
     const char *v = NULL, *route;
     apr_time_t now;
     int i;
 
+    *broken = 0;
     if (b->sticky_cookie == NULL) {
         return NULL;
     }
@@ -404,12 +443,16 @@ static rl_proxy_worker_t *sticky_member(rl_proxy_balancer_t *b, rl_request_t *r)
     for (i = 0; i < b->members->nelts; i++) {
         rl_proxy_worker_t *w =
             APR_ARRAY_IDX(b->members, i, rl_proxy_worker_t *);
-        if (w->route != NULL && strcmp(w->route, route) == 0 &&
-            rl_proxy_worker_usable(w, now)) {
+        if (w->route == NULL || strcmp(w->route, route) != 0) {
+            continue;
+        }
+        if (rl_proxy_worker_usable(w, now) && !already_tried(r, w)) {
             apr_table_setn(r->subprocess_env, "BALANCER_SESSION_ROUTE",
                            w->route);
             return w;
         }
+        *broken = b->nofailover;
+        break;
     }
     apr_table_setn(r->subprocess_env, "BALANCER_ROUTE_CHANGED", "1");
     return NULL;
@@ -436,8 +479,15 @@ static void notice_changes(rl_proxy_balancer_t *b)
 
 static rl_proxy_worker_t *balancer_pick(rl_proxy_balancer_t *b, rl_request_t *r)
 {
-    rl_proxy_worker_t *w = sticky_member(b, r);
+    int broken;
+    rl_proxy_worker_t *w = sticky_member(b, r, &broken);
 
+    if (broken) {
+        rl_log_rerror(RL_LOG_INFO, 0, r,
+                      "%s: the session's member is out and nofailover=On",
+                      b->name);
+        return NULL;
+    }
     if (w == NULL) {
         rl_proxy_candidate_t *c =
             apr_palloc(r->pool, sizeof(*c) * (apr_size_t)b->members->nelts);
@@ -532,6 +582,32 @@ static int attach_generations(apr_pool_t *pconf, rl_server_t *s,
 }
 
 
+/* check_config (so that relaisd -t sees it too): every balancer has
+ * members. */
+static int balancer_check_config(apr_pool_t *pconf, apr_pool_t *plog,
+                                 apr_pool_t *ptemp, rl_server_t *s)
+{
+    apr_hash_index_t *hi;
+    int bad = 0;
+
+    (void)pconf;
+    (void)plog;
+    for (hi = balancers ? apr_hash_first(ptemp, balancers) : NULL; hi;
+         hi = apr_hash_next(hi)) {
+        rl_proxy_balancer_t *b = apr_hash_this_val(hi);
+        if (b->members->nelts == 0) {
+            rl_log_error(RL_LOG_EMERG, 0, s,
+                         "%s:%u: %s has no BalancerMember: add at least one "
+                         "(BalancerMember http://host:port inside <Proxy "
+                         "\"%s\">)",
+                         b->file, b->line, b->name, b->name);
+            bad = 1;
+        }
+    }
+    return bad ? 500 : RL_OK;
+}
+
+
 static int balancer_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                                 apr_pool_t *ptemp, rl_server_t *s)
 {
@@ -542,11 +618,6 @@ static int balancer_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     for (hi = balancers ? apr_hash_first(ptemp, balancers) : NULL; hi;
          hi = apr_hash_next(hi)) {
         rl_proxy_balancer_t *b = apr_hash_this_val(hi);
-        if (b->members->nelts == 0) {
-            rl_log_error(RL_LOG_EMERG, 0, s, "%s (%s:%u) has no BalancerMember",
-                         b->name, b->file, b->line);
-            return 500;
-        }
         if (b->lbmethod == NULL) {
             b->lbmethod = rl_lookup_provider("lbmethod", "byrequests", "2");
         }
@@ -554,8 +625,8 @@ static int balancer_post_config(apr_pool_t *pconf, apr_pool_t *plog,
             b->lbmethod->init(b, pconf) != APR_SUCCESS) {
             return 500;
         }
-        if (b->maxattempts == 0) {
-            b->maxattempts = b->members->nelts - 1;
+        if (b->maxattempts < 0) {
+            b->maxattempts = b->members->nelts - 1; /* httpd's default */
         }
         nbalancers++;
     }
@@ -570,6 +641,7 @@ static void balancer_register_hooks(apr_pool_t *p)
     balancer_register_lbmethods(p);
     rl_register_provider(p, "proxy_balancer", "default", "1",
                          &balancer_provider);
+    rl_hook_check_config(balancer_check_config, NULL, NULL, RL_HOOK_MIDDLE);
     rl_hook_post_config(balancer_post_config, after_proxy, NULL,
                         RL_HOOK_MIDDLE);
     rl_proxy_hook_pre_request(balancer_pre_request, NULL, NULL, RL_HOOK_MIDDLE);

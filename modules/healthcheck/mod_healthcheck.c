@@ -2,23 +2,42 @@
  * mod_healthcheck: active health checks of proxy workers and balancer
  * members, with httpd's mod_proxy_hcheck keys on the worker
  * (BalancerMember or ProxyPass): hcmethod=TCP|OPTIONS|HEAD|GET,
- * hcuri=/path, hcinterval=duration (30 s), hcpasses=n (1), hcfails=n (1).
+ * hcuri=/path, hcinterval=duration (30 s), hcpasses=n (1), hcfails=n (1),
+ * hcexpr=name and hctemplate=name; and its directives ProxyHCExpr (a
+ * named condition over the answer, hc_expr.c) and ProxyHCTemplate (a
+ * named set of those keys).  docs/healthcheck.md is the user's guide.
  *
  * One watchdog process per configuration generation, forked by the parent
  * after post_config, checks every member and sets or clears
  * RL_WORKER_HC_FAILED (+C) in the workers' shared state, so every child
- * stops (or resumes) sending traffic to it at once.  The checks block (a *
- * connect with a timeout, a small request), which is why they run in their own
- * process (as User/Group, like the children) and never on a request thread.
- * Every transition is logged at notice and fires proxy_member_state_changed.
+ * stops (or resumes) sending traffic to it at once.  It runs as
+ * User/Group, like the children, and never on a request thread.  All the
+ * checks that are due run at the same time, on one poll() loop over
+ * non-blocking sockets (connect, send the request, read the status line,
+ * the head or the body as the expression needs, evaluate), each with its
+ * own deadline: connectiontimeout= for the connection, timeout= for the
+ * answer (5 s each when not set), so a member that accepts connections
+ * and never answers delays nobody else's check.  Every transition is
+ * logged at notice and fires proxy_member_state_changed.
+ *
+ * Configuration state (the workers' settings, the expressions, the
+ * templates) lives in the generation's configuration pool and is reset
+ * with it.  Worker keys arrive through providers of the group
+ * "proxy_worker_param" while mod_proxy reads a BalancerMember or ProxyPass
+ * line, so hcexpr= and hctemplate= name what a ProxyHCExpr or
+ * ProxyHCTemplate above that line declared (as in httpd).
  */
 #include "rl_proxy.h"
 
+#include "hc_expr.h"
+
 #include <apr_hash.h>
+#include <apr_lib.h>
 #include <apr_strings.h>
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -30,63 +49,138 @@ RL_LOG_USE_MODULE(healthcheck);
 
 enum hc_method { HC_NONE = 0, HC_TCP, HC_OPTIONS, HC_HEAD, HC_GET };
 
-/* A checked worker's settings and counters. */
-typedef struct hc_conf_t {
-    rl_proxy_worker_t *w;
+static const char *const hc_method_names[] = {"", "TCP", "OPTIONS", "HEAD",
+                                              "GET"};
+
+/* Default wait for a connection, and for an answer, without
+ * connectiontimeout= / timeout= on the worker. */
+#define HC_DEFAULT_TIMEOUT apr_time_from_sec(5)
+
+/* A ProxyHCExpr. */
+typedef struct hc_named_expr_t {
+    const char *name;
+    const char *text; /* as written, for logs */
+    hc_expr_t *expr;
+    const char *file;
+    unsigned line;
+} hc_named_expr_t;
+
+/* The hc* keys of a worker or of a template. */
+typedef struct hc_settings_t {
     enum hc_method method;
     const char *uri;
     apr_interval_time_t interval;
     int passes, fails;
-    int ok_run, fail_run; /* consecutive results (watchdog only) */
-    apr_time_t next;
-    apr_time_t since; /* when it last changed state (watchdog only) */
+    const hc_named_expr_t *expr;
+} hc_settings_t;
+
+/* A ProxyHCTemplate. */
+typedef struct hc_template_t {
+    const char *name;
+    hc_settings_t set;
+    const char *file;
+    unsigned line;
+} hc_template_t;
+
+enum probe_state { PR_IDLE = 0, PR_CONNECT, PR_SEND, PR_READ };
+
+/* A checked worker: its settings, then what the watchdog keeps. */
+typedef struct hc_conf_t {
+    rl_proxy_worker_t *w;
+    hc_settings_t set;
+    /* filled in post_config */
+    const char *request;
+    apr_size_t request_len;
+    int need; /* HC_NEED_* */
+    apr_interval_time_t connect_timeout, answer_timeout;
+    /* the watchdog's */
+    int ok_run, fail_run; /* consecutive results */
+    apr_time_t next;      /* when the next check is due */
+    apr_time_t since;     /* when it last changed state */
+    int out_at_start;     /* +C already when the watchdog started */
+    enum probe_state state;
+    int fd;
+    apr_time_t started, deadline;
+    apr_size_t sent, len, cap;
+    char *buf;
+    char why[320];
 } hc_conf_t;
 
-static apr_hash_t *hc_confs; /* rl_proxy_worker_t * -> hc_conf_t */
+/* The configuration being loaded (or served): reset with its pool. */
+typedef struct hc_gen_t {
+    apr_hash_t *confs;             /* rl_proxy_worker_t * -> hc_conf_t */
+    apr_array_header_t *order;     /* hc_conf_t *, in configuration order */
+    apr_array_header_t *exprs;     /* hc_named_expr_t * */
+    apr_array_header_t *templates; /* hc_template_t * */
+} hc_gen_t;
+
+static hc_gen_t *hc_gen_state;
 static pid_t watchdog_pid;
 
 
 static apr_status_t hc_reset(void *unused)
 {
     (void)unused;
-    hc_confs = NULL;
+    hc_gen_state = NULL;
     return APR_SUCCESS;
+}
+
+
+static hc_gen_t *hc_gen(apr_pool_t *p)
+{
+    if (hc_gen_state == NULL) {
+        hc_gen_state = apr_pcalloc(p, sizeof(*hc_gen_state));
+        hc_gen_state->confs = apr_hash_make(p);
+        hc_gen_state->order = apr_array_make(p, 8, sizeof(hc_conf_t *));
+        hc_gen_state->exprs = apr_array_make(p, 4, sizeof(hc_named_expr_t *));
+        hc_gen_state->templates = apr_array_make(p, 4, sizeof(hc_template_t *));
+        apr_pool_cleanup_register(p, NULL, hc_reset, apr_pool_cleanup_null);
+    }
+    return hc_gen_state;
+}
+
+
+static void hc_settings_default(hc_settings_t *set, enum hc_method method)
+{
+    memset(set, 0, sizeof(*set));
+    set->method = method;
+    set->uri = "/";
+    set->interval = apr_time_from_sec(30);
+    set->passes = 1;
+    set->fails = 1;
 }
 
 
 static hc_conf_t *hc_conf(apr_pool_t *p, rl_proxy_worker_t *w)
 {
-    hc_conf_t *c;
+    hc_gen_t *g = hc_gen(p);
+    hc_conf_t *c = apr_hash_get(g->confs, &w, sizeof(w));
 
-    if (hc_confs == NULL) {
-        hc_confs = apr_hash_make(p);
-        apr_pool_cleanup_register(p, NULL, hc_reset, apr_pool_cleanup_null);
-    }
-    c = apr_hash_get(hc_confs, &w, sizeof(w));
     if (c == NULL) {
         rl_proxy_worker_t **key = apr_palloc(p, sizeof(*key));
         c = apr_pcalloc(p, sizeof(*c));
         c->w = w;
-        c->uri = "/";
-        c->interval = apr_time_from_sec(30);
-        c->passes = 1;
-        c->fails = 1;
+        c->fd = -1;
+        hc_settings_default(&c->set, HC_NONE);
         *key = w;
-        apr_hash_set(hc_confs, key, sizeof(*key), c);
+        apr_hash_set(g->confs, key, sizeof(*key), c);
+        APR_ARRAY_PUSH(g->order, hc_conf_t *) = c;
     }
     return c;
 }
 
 
-static const char *set_method(apr_pool_t *p, rl_proxy_worker_t *w,
-                              const char *v)
+/* ------------------------------------------------------------------ */
+/* The hc* keys (on a worker, or in a template)                       */
+/* ------------------------------------------------------------------ */
+
+static const char *set_method(apr_pool_t *p, hc_settings_t *set, const char *v)
 {
-    static const char *const names[] = {"", "TCP", "OPTIONS", "HEAD", "GET"};
     int i;
 
     for (i = 1; i < 5; i++) {
-        if (strcasecmp(v, names[i]) == 0) {
-            hc_conf(p, w)->method = (enum hc_method)i;
+        if (strcasecmp(v, hc_method_names[i]) == 0) {
+            set->method = (enum hc_method)i;
             return NULL;
         }
     }
@@ -95,17 +189,27 @@ static const char *set_method(apr_pool_t *p, rl_proxy_worker_t *w,
 }
 
 
-static const char *set_uri(apr_pool_t *p, rl_proxy_worker_t *w, const char *v)
+static const char *set_uri(apr_pool_t *p, hc_settings_t *set, const char *v)
 {
+    const char *c;
+
     if (v[0] != '/') {
         return apr_psprintf(p, "hcuri=%s: expected a path starting with /", v);
     }
-    hc_conf(p, w)->uri = apr_pstrdup(p, v);
+    for (c = v; *c; c++) {
+        if (!apr_isgraph(*c)) {
+            return apr_psprintf(p,
+                                "hcuri=%s: no spaces or control characters "
+                                "(encode them: %%20)",
+                                v);
+        }
+    }
+    set->uri = apr_pstrdup(p, v);
     return NULL;
 }
 
 
-static const char *set_interval(apr_pool_t *p, rl_proxy_worker_t *w,
+static const char *set_interval(apr_pool_t *p, hc_settings_t *set,
                                 const char *v)
 {
     apr_interval_time_t t;
@@ -117,7 +221,7 @@ static const char *set_interval(apr_pool_t *p, rl_proxy_worker_t *w,
     if (t < apr_time_from_msec(100)) {
         return apr_psprintf(p, "hcinterval=%s: at least 100ms", v);
     }
-    hc_conf(p, w)->interval = t;
+    set->interval = t;
     return NULL;
 }
 
@@ -137,143 +241,563 @@ static const char *set_count(apr_pool_t *p, int *slot, const char *key,
 }
 
 
-static const char *set_passes(apr_pool_t *p, rl_proxy_worker_t *w,
+static const char *set_passes(apr_pool_t *p, hc_settings_t *set, const char *v)
+{
+    return set_count(p, &set->passes, "hcpasses", v);
+}
+
+
+static const char *set_fails(apr_pool_t *p, hc_settings_t *set, const char *v)
+{
+    return set_count(p, &set->fails, "hcfails", v);
+}
+
+
+/* "(known: a, b)" or "(none is declared above this line)" */
+static const char *known_names(apr_pool_t *p, const apr_array_header_t *a,
+                               int templates)
+{
+    const char *out = NULL;
+    int i;
+
+    for (i = 0; i < a->nelts; i++) {
+        const char *name = templates
+                               ? APR_ARRAY_IDX(a, i, hc_template_t *)->name
+                               : APR_ARRAY_IDX(a, i, hc_named_expr_t *)->name;
+        out = out ? apr_pstrcat(p, out, ", ", name, NULL) : name;
+    }
+    return out ? apr_pstrcat(p, "(known: ", out, ")", NULL)
+               : "(none is declared above this line)";
+}
+
+
+static const char *set_expr(apr_pool_t *p, hc_settings_t *set, const char *v)
+{
+    hc_gen_t *g = hc_gen(p);
+    int i;
+
+    for (i = 0; i < g->exprs->nelts; i++) {
+        hc_named_expr_t *e = APR_ARRAY_IDX(g->exprs, i, hc_named_expr_t *);
+        if (strcmp(e->name, v) == 0) {
+            set->expr = e;
+            return NULL;
+        }
+    }
+    return apr_psprintf(p,
+                        "hcexpr=%s: no ProxyHCExpr named '%s' above this line "
+                        "%s",
+                        v, v, known_names(p, g->exprs, 0));
+}
+
+
+/* httpd's semantics: the template replaces every hc* setting (its own
+ * defaults included); keys after hctemplate= on the same line override. */
+static const char *set_template(apr_pool_t *p, hc_settings_t *set,
+                                const char *v)
+{
+    hc_gen_t *g = hc_gen(p);
+    int i;
+
+    for (i = 0; i < g->templates->nelts; i++) {
+        hc_template_t *t = APR_ARRAY_IDX(g->templates, i, hc_template_t *);
+        if (strcmp(t->name, v) == 0) {
+            *set = t->set;
+            return NULL;
+        }
+    }
+    return apr_psprintf(p,
+                        "hctemplate=%s: no ProxyHCTemplate named '%s' above "
+                        "this line %s",
+                        v, v, known_names(p, g->templates, 1));
+}
+
+
+typedef const char *(*hc_setter)(apr_pool_t *p, hc_settings_t *set,
+                                 const char *v);
+
+static const struct {
+    const char *key;
+    hc_setter set;
+} hc_keys[] = {{"hcmethod", set_method},     {"hcuri", set_uri},
+               {"hcinterval", set_interval}, {"hcpasses", set_passes},
+               {"hcfails", set_fails},       {"hcexpr", set_expr},
+               {"hctemplate", set_template}, {NULL, NULL}};
+
+/* The providers of group proxy_worker_param: one per key. */
+static const char *param_method(apr_pool_t *p, rl_proxy_worker_t *w,
+                                const char *v)
+{
+    return set_method(p, &hc_conf(p, w)->set, v);
+}
+
+static const char *param_uri(apr_pool_t *p, rl_proxy_worker_t *w, const char *v)
+{
+    return set_uri(p, &hc_conf(p, w)->set, v);
+}
+
+static const char *param_interval(apr_pool_t *p, rl_proxy_worker_t *w,
+                                  const char *v)
+{
+    return set_interval(p, &hc_conf(p, w)->set, v);
+}
+
+static const char *param_passes(apr_pool_t *p, rl_proxy_worker_t *w,
+                                const char *v)
+{
+    return set_passes(p, &hc_conf(p, w)->set, v);
+}
+
+static const char *param_fails(apr_pool_t *p, rl_proxy_worker_t *w,
+                               const char *v)
+{
+    return set_fails(p, &hc_conf(p, w)->set, v);
+}
+
+static const char *param_expr(apr_pool_t *p, rl_proxy_worker_t *w,
                               const char *v)
 {
-    return set_count(p, &hc_conf(p, w)->passes, "hcpasses", v);
+    return set_expr(p, &hc_conf(p, w)->set, v);
 }
 
-
-static const char *set_fails(apr_pool_t *p, rl_proxy_worker_t *w, const char *v)
+static const char *param_template(apr_pool_t *p, rl_proxy_worker_t *w,
+                                  const char *v)
 {
-    return set_count(p, &hc_conf(p, w)->fails, "hcfails", v);
+    return set_template(p, &hc_conf(p, w)->set, v);
 }
 
+static const rl_proxy_worker_param_t p_method = {param_method};
+static const rl_proxy_worker_param_t p_uri = {param_uri};
+static const rl_proxy_worker_param_t p_interval = {param_interval};
+static const rl_proxy_worker_param_t p_passes = {param_passes};
+static const rl_proxy_worker_param_t p_fails = {param_fails};
+static const rl_proxy_worker_param_t p_expr = {param_expr};
+static const rl_proxy_worker_param_t p_template = {param_template};
 
-static const char *set_unsupported(apr_pool_t *p, rl_proxy_worker_t *w,
-                                   const char *v)
+/* ------------------------------------------------------------------ */
+/* Directives                                                         */
+/* ------------------------------------------------------------------ */
+
+static const char *check_name(apr_pool_t *p, const char *name)
 {
-    (void)w;
-    (void)v;
-    return apr_psprintf(p, "hcexpr= and hctemplate= (and ProxyHCExpr, "
-                           "ProxyHCTemplate) are not supported yet");
-}
+    const char *c;
 
-
-static const rl_proxy_worker_param_t p_method = {set_method};
-static const rl_proxy_worker_param_t p_uri = {set_uri};
-static const rl_proxy_worker_param_t p_interval = {set_interval};
-static const rl_proxy_worker_param_t p_passes = {set_passes};
-static const rl_proxy_worker_param_t p_fails = {set_fails};
-static const rl_proxy_worker_param_t p_unsupported = {set_unsupported};
-
-/* Waits for fd to be ready for events, up to `ms`; 1 ready, 0 not. */
-static int wait_fd(int fd, short events, int ms)
-{
-    struct pollfd pfd = {fd, events, 0};
-
-    return poll(&pfd, 1, ms) == 1 && !(pfd.revents & (POLLERR | POLLNVAL));
-}
-
-
-/* One check: NULL when it passed, else why it failed. */
-static const char *hc_probe(hc_conf_t *c, char *buf, apr_size_t bufsz)
-{
-    static const char *const verbs[] = {"", "", "OPTIONS", "HEAD", "GET"};
-    rl_proxy_worker_t *w = c->w;
-    int ms = (int)apr_time_as_msec(
-        w->connect_timeout > 0 ? w->connect_timeout : apr_time_from_sec(5));
-    struct sockaddr_storage sa;
-    socklen_t salen, el = sizeof(int);
-    int fd, err = 0;
-    const char *why = NULL;
-    ssize_t n, got = 0;
-
-    if (rl_proxy_worker_address(w, &sa, &salen) == 0) {
-        return "no address (DNS)";
-    }
-    fd = socket(sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK, 0);
-    if (fd < 0) {
-        return "no socket";
-    }
-    if (connect(fd, (struct sockaddr *)&sa, salen) != 0 &&
-        errno != EINPROGRESS) {
-        why = strerror(errno);
-    } else if (!wait_fd(fd, POLLOUT, ms) ||
-               getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0 || err) {
-        why = err ? strerror(err) : "connect timed out";
-    } else if (c->method != HC_TCP) {
-        int len = apr_snprintf(buf, bufsz,
-                               "%s %s HTTP/1.1\r\nHost: %s\r\n"
-                               "User-Agent: Relais-healthcheck\r\n"
-                               "Connection: close\r\n\r\n",
-                               verbs[c->method], c->uri, w->hostport);
-        ms = (int)apr_time_as_msec(w->timeout > 0 ? w->timeout
-                                                  : apr_time_from_sec(5));
-        if (send(fd, buf, (size_t)len, MSG_NOSIGNAL) != len) {
-            why = "request not sent";
+    for (c = name; *c; c++) {
+        if (!apr_isalnum(*c) && *c != '_' && *c != '-' && *c != '.') {
+            return apr_psprintf(p,
+                                "'%s': a name is made of letters, digits, "
+                                "_, - and .",
+                                name);
         }
-        while (why == NULL && got < 12) {
-            if (!wait_fd(fd, POLLIN, ms)) {
-                why = "no answer in time";
+    }
+    return *name ? NULL : "the name is empty";
+}
+
+
+/* ProxyHCExpr name {expression}.  The braces are httpd's quoting; the
+ * expression is taken from the line as written (the core's tokenizer
+ * splits it at spaces), so it may contain spaces and quotes. */
+static const char *set_hc_expr(rl_cmd_t *cmd, void *conf, int argc,
+                               char *const argv[])
+{
+    hc_gen_t *g = hc_gen(cmd->pool);
+    const char *raw = cmd->node->raw_args, *name = argv[0], *text, *err;
+    hc_named_expr_t *e;
+    int i;
+
+    (void)conf;
+    err = check_name(cmd->pool, name);
+    if (err != NULL) {
+        return err;
+    }
+    /* skip the name as written (maybe quoted) */
+    while (apr_isspace(*raw)) {
+        raw++;
+    }
+    if (*raw == '"' || *raw == '\'') {
+        const char *close = strchr(raw + 1, *raw);
+        raw = close ? close + 1 : raw + strlen(raw);
+    } else {
+        while (*raw && !apr_isspace(*raw)) {
+            raw++;
+        }
+    }
+    while (apr_isspace(*raw)) {
+        raw++;
+    }
+    if (*raw == '\0') {
+        return apr_psprintf(cmd->pool,
+                            "%s: no expression (ProxyHCExpr name "
+                            "{expression}, e.g. ProxyHCExpr ok234 "
+                            "{%%{REQUEST_STATUS} =~ /^[234]/})",
+                            name);
+    }
+    /* a quoted expression ("…"): the tokenizer has removed the quotes */
+    text = (*raw == '"' || *raw == '\'') && argc == 2 ? argv[1] : raw;
+    for (i = 0; i < g->exprs->nelts; i++) {
+        hc_named_expr_t *o = APR_ARRAY_IDX(g->exprs, i, hc_named_expr_t *);
+        if (strcmp(o->name, name) == 0) {
+            return apr_psprintf(cmd->pool, "%s is already defined at %s:%u",
+                                name, o->file, o->line);
+        }
+    }
+    e = apr_pcalloc(cmd->pool, sizeof(*e));
+    e->name = apr_pstrdup(cmd->pool, name);
+    e->text = apr_pstrdup(cmd->pool, text);
+    e->file = cmd->node->file;
+    e->line = cmd->node->line;
+    e->expr = hc_expr_parse(cmd->pool, e->text, &err);
+    if (e->expr == NULL) {
+        return apr_psprintf(cmd->pool, "%s: %s", name, err);
+    }
+    APR_ARRAY_PUSH(g->exprs, hc_named_expr_t *) = e;
+    return NULL;
+}
+
+
+/* ProxyHCTemplate name key=value ... */
+static const char *set_hc_template(rl_cmd_t *cmd, void *conf, int argc,
+                                   char *const argv[])
+{
+    hc_gen_t *g = hc_gen(cmd->pool);
+    const char *err = check_name(cmd->pool, argv[0]);
+    hc_template_t *t;
+    int i, k;
+
+    (void)conf;
+    if (err != NULL) {
+        return err;
+    }
+    for (i = 0; i < g->templates->nelts; i++) {
+        hc_template_t *o = APR_ARRAY_IDX(g->templates, i, hc_template_t *);
+        if (strcmp(o->name, argv[0]) == 0) {
+            return apr_psprintf(cmd->pool, "%s is already defined at %s:%u",
+                                argv[0], o->file, o->line);
+        }
+    }
+    t = apr_pcalloc(cmd->pool, sizeof(*t));
+    t->name = apr_pstrdup(cmd->pool, argv[0]);
+    t->file = cmd->node->file;
+    t->line = cmd->node->line;
+    hc_settings_default(&t->set, HC_TCP); /* httpd: a template checks TCP */
+    for (i = 1; i < argc; i++) {
+        const char *eq = strchr(argv[i], '=');
+        char *key;
+        if (eq == NULL) {
+            return apr_psprintf(cmd->pool, "%s: '%s': expected key=value",
+                                t->name, argv[i]);
+        }
+        key =
+            apr_pstrmemdup(cmd->temp_pool, argv[i], (apr_size_t)(eq - argv[i]));
+        for (k = 0; hc_keys[k].key != NULL; k++) {
+            if (strcasecmp(hc_keys[k].key, key) == 0) {
                 break;
             }
-            n = recv(fd, buf + got, bufsz - 1 - (size_t)got, 0);
-            if (n <= 0) {
-                why = "connection closed without an answer";
-                break;
-            }
-            got += n;
         }
-        if (why == NULL) {
-            buf[got] = '\0';
-            if (strncmp(buf, "HTTP/1.", 7) != 0 ||
-                (buf[9] != '2' && buf[9] != '3')) {
-                why = buf[9] >= '1' && buf[9] <= '5' ? "status not 2xx/3xx"
-                                                     : "not an HTTP answer";
-            }
+        if (hc_keys[k].key == NULL) {
+            return apr_psprintf(cmd->pool,
+                                "%s: '%s' is not a health-check key (a "
+                                "template holds hcmethod, hcuri, hcinterval, "
+                                "hcpasses, hcfails, hcexpr and hctemplate)",
+                                t->name, argv[i]);
+        }
+        err = hc_keys[k].set(cmd->pool, &t->set, eq + 1);
+        if (err != NULL) {
+            return apr_psprintf(cmd->pool, "%s: %s", t->name, err);
         }
     }
-    close(fd);
-    return why;
+    APR_ARRAY_PUSH(g->templates, hc_template_t *) = t;
+    return NULL;
+}
+
+
+static const rl_directive_t hc_directives[] = {
+    RL_TAKE_ARGV("ProxyHCExpr", set_hc_expr, NULL, RL_CTX_SERVER,
+                 "ProxyHCExpr name {expression} -- a named condition over a "
+                 "health check's answer, for hcexpr=name"),
+    RL_TAKE_ARGV("ProxyHCTemplate", set_hc_template, NULL, RL_CTX_SERVER,
+                 "ProxyHCTemplate name hckey=value ... -- named health-check "
+                 "settings, for hctemplate=name"),
+    RL_DIRECTIVE_END};
+
+/* ------------------------------------------------------------------ */
+/* The watchdog                                                       */
+/* ------------------------------------------------------------------ */
+
+static const char *member_label(const rl_proxy_worker_t *w)
+{
+    return w->balancer ? " member " : "backend ";
+}
+
+
+/* "5 s" or "250 ms" */
+static const char *show_duration(char *buf, apr_size_t len,
+                                 apr_interval_time_t t)
+{
+    if (t % APR_USEC_PER_SEC == 0) {
+        apr_snprintf(buf, len, "%ld s", (long)apr_time_sec(t));
+    } else {
+        apr_snprintf(buf, len, "%ld ms", (long)apr_time_as_msec(t));
+    }
+    return buf;
 }
 
 
 /* Applies a result: after hcfails failures in a row the member is marked
  * +C (no traffic), after hcpasses passes in a row it takes traffic again. */
-static void hc_record(hc_conf_t *c, const char *why)
+static void hc_record(hc_conf_t *c, const char *why, apr_time_t now)
 {
     rl_proxy_worker_t *w = c->w;
     apr_uint32_t old = w->s->status;
-    apr_time_t now = apr_time_now();
 
     if (why == NULL) {
         c->fail_run = 0;
-        if (++c->ok_run >= c->passes && (old & RL_WORKER_HC_FAILED)) {
-            rl_log_error(RL_LOG_NOTICE, 0, NULL,
-                         "%s%s%s passed its health check %d time(s): back in "
-                         "service after %ld s out%s",
-                         w->balancer ? w->balancer->name : "",
-                         w->balancer ? " member " : "backend ", w->name,
-                         c->ok_run, (long)apr_time_sec(now - c->since),
-                         w->slowstart > 0 ? " (slow start)" : "");
+        if (++c->ok_run >= c->set.passes && (old & RL_WORKER_HC_FAILED)) {
+            rl_log_error(
+                RL_LOG_NOTICE, 0, NULL,
+                "%s%s%s passed its health check %d time(s): back in "
+                "service after %s%ld s out%s%s",
+                w->balancer ? w->balancer->name : "", member_label(w), w->name,
+                c->ok_run, c->out_at_start ? "more than " : "",
+                (long)apr_time_sec(now - c->since),
+                c->out_at_start ? " (out since before the restart)" : "",
+                w->slowstart > 0 ? " (slow start)" : "");
             c->since = now;
+            c->out_at_start = 0;
             rl_proxy_worker_set_status(w, 0, RL_WORKER_HC_FAILED, "healthcheck",
                                        "passed");
         }
         return;
     }
     c->ok_run = 0;
-    if (++c->fail_run >= c->fails && !(old & RL_WORKER_HC_FAILED)) {
+    if (++c->fail_run >= c->set.fails && !(old & RL_WORKER_HC_FAILED)) {
         rl_log_error(RL_LOG_NOTICE, 0, NULL,
                      "%s%s%s failed its health check %d time(s) (%s): taken "
                      "out of service after %ld s in service",
-                     w->balancer ? w->balancer->name : "",
-                     w->balancer ? " member " : "backend ", w->name,
-                     c->fail_run, why, (long)apr_time_sec(now - c->since));
+                     w->balancer ? w->balancer->name : "", member_label(w),
+                     w->name, c->fail_run, why,
+                     (long)apr_time_sec(now - c->since));
         c->since = now;
         rl_proxy_worker_set_status(w, RL_WORKER_HC_FAILED, 0, "healthcheck",
                                    why);
+    }
+}
+
+
+/* The end of a check: why is NULL when it passed. */
+static void probe_done(hc_conf_t *c, apr_time_t now, const char *why)
+{
+    if (c->fd >= 0) {
+        close(c->fd);
+        c->fd = -1;
+    }
+    c->state = PR_IDLE;
+    c->next = c->started + c->set.interval;
+    if (c->next < now) {
+        c->next = now; /* took longer than the interval: again at once */
+    }
+    rl_log_error(RL_LOG_DEBUG, 0, NULL,
+                 "health check of %s (%s %s): %s%s in %ld ms", c->w->name,
+                 hc_method_names[c->set.method],
+                 c->set.method == HC_TCP ? "connect" : c->set.uri,
+                 why ? "failed: " : "passed", why ? why : "",
+                 (long)apr_time_as_msec(now - c->started));
+    hc_record(c, why, now);
+}
+
+
+static void probe_fail(hc_conf_t *c, apr_time_t now, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void probe_fail(hc_conf_t *c, apr_time_t now, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    apr_vsnprintf(c->why, sizeof(c->why), fmt, ap);
+    va_end(ap);
+    probe_done(c, now, c->why);
+}
+
+
+/* A complete answer: does it pass? */
+static void probe_judge(hc_conf_t *c, apr_time_t now, const hc_response_t *r)
+{
+    const hc_named_expr_t *e = c->set.expr;
+    hc_expr_input_t in;
+    char err[200];
+    int ok;
+
+    if (e == NULL) {
+        if (r->status >= 200 && r->status < 400) {
+            probe_done(c, now, NULL);
+        } else {
+            probe_fail(c, now, "status %d, not 2xx or 3xx", r->status);
+        }
+        return;
+    }
+    memset(&in, 0, sizeof(in));
+    in.status = r->status;
+    in.method = hc_method_names[c->set.method];
+    in.head = c->buf + r->head_start;
+    in.head_len = r->head_len;
+    in.body = c->buf + r->body_start;
+    in.body_len = r->body_len;
+    ok = hc_expr_eval(e->expr, &in, err, sizeof(err));
+    if (ok > 0) {
+        probe_done(c, now, NULL);
+    } else if (ok == 0) {
+        probe_fail(c, now, "status %d, expression %s is false", r->status,
+                   e->name);
+    } else {
+        probe_fail(c, now, "status %d, expression %s: %s", r->status, e->name,
+                   err);
+    }
+}
+
+
+static void probe_read(hc_conf_t *c, apr_time_t now)
+{
+    hc_response_t r;
+    const char *why = NULL;
+    int eof = 0, err = 0, rc;
+
+    while (c->len < c->cap) {
+        ssize_t n = recv(c->fd, c->buf + c->len, c->cap - c->len, 0);
+        if (n > 0) {
+            c->len += (apr_size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
+            /* the end (or a reset): judge what has arrived */
+            eof = 1;
+            err = n < 0 ? errno : 0;
+        }
+        break;
+    }
+    rc = hc_response_parse(c->buf, &c->len, c->cap, eof, c->need,
+                           c->set.method == HC_HEAD, &r, &why);
+    if (rc < 0 && err != 0) {
+        probe_fail(c, now, "read: %s (%s)", strerror(err), why);
+    } else if (rc < 0) {
+        probe_fail(c, now, "%s", why);
+    } else if (rc > 0) {
+        probe_judge(c, now, &r);
+    }
+}
+
+
+static void probe_send(hc_conf_t *c, apr_time_t now)
+{
+    while (c->sent < c->request_len) {
+        ssize_t n = send(c->fd, c->request + c->sent, c->request_len - c->sent,
+                         MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            if (errno != EAGAIN && errno != EWOULDBLOCK) {
+                probe_fail(c, now, "send: %s", strerror(errno));
+            }
+            return;
+        }
+        c->sent += (apr_size_t)n;
+    }
+    c->state = PR_READ;
+}
+
+
+static void probe_connected(hc_conf_t *c, apr_time_t now)
+{
+    if (c->set.method == HC_TCP) {
+        probe_done(c, now, NULL);
+        return;
+    }
+    c->state = PR_SEND;
+    c->sent = 0;
+    c->len = 0;
+    c->deadline = now + c->answer_timeout;
+    probe_send(c, now);
+}
+
+
+/* Starts a check: a non-blocking connect to the worker's address now. */
+static void probe_start(hc_conf_t *c, apr_time_t now)
+{
+    struct sockaddr_storage sa;
+    socklen_t salen = sizeof(sa);
+    int fd;
+
+    c->started = now;
+    if (rl_proxy_worker_address(c->w, &sa, &salen) == 0) {
+        probe_fail(c, now, "no address (DNS)");
+        return;
+    }
+    fd = socket(sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        if (errno == EMFILE || errno == ENFILE) {
+            /* our shortage, not the member's fault: try again soon */
+            rl_log_error(RL_LOG_WARNING, APR_FROM_OS_ERROR(errno), NULL,
+                         "health check of %s postponed: no socket", c->w->name);
+            c->next = now + apr_time_from_msec(500);
+            return;
+        }
+        probe_fail(c, now, "socket: %s", strerror(errno));
+        return;
+    }
+    c->fd = fd;
+    c->state = PR_CONNECT;
+    c->deadline = now + c->connect_timeout;
+    if (connect(fd, (struct sockaddr *)&sa, salen) == 0) {
+        probe_connected(c, now);
+    } else if (errno != EINPROGRESS) {
+        probe_fail(c, now, "connect: %s", strerror(errno));
+    }
+}
+
+
+/* The socket of a check in progress is ready (or in error). */
+static void probe_step(hc_conf_t *c, apr_time_t now)
+{
+    int err = 0;
+    socklen_t el = sizeof(err);
+
+    switch (c->state) {
+    case PR_CONNECT:
+        if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0) {
+            err = errno;
+        }
+        if (err != 0) {
+            probe_fail(c, now, "connect: %s", strerror(err));
+        } else {
+            probe_connected(c, now);
+        }
+        break;
+    case PR_SEND:
+        probe_send(c, now);
+        break;
+    case PR_READ:
+        probe_read(c, now);
+        break;
+    case PR_IDLE:
+        break;
+    }
+}
+
+
+static void probe_timed_out(hc_conf_t *c, apr_time_t now)
+{
+    char d[32];
+
+    if (c->state == PR_CONNECT) {
+        probe_fail(c, now, "connect timed out after %s",
+                   show_duration(d, sizeof(d), c->connect_timeout));
+    } else {
+        probe_fail(c, now, "%s within %s",
+                   c->len > 0 ? "no complete answer" : "no answer",
+                   show_duration(d, sizeof(d), c->answer_timeout));
     }
 }
 
@@ -287,12 +811,15 @@ static void hc_on_signal(int sig)
 }
 
 
-/* The watchdog process: checks each member when its interval is due. */
+/* The watchdog process: every check that is due starts at once, and all
+ * of those in progress share one poll(). */
 static void hc_watchdog(apr_array_header_t *list)
 {
-    char buf[512];
     struct sigaction sa;
-    int i;
+    struct pollfd *pfds;
+    hc_conf_t **owners;
+    apr_time_t now;
+    int i, n = list->nelts;
 
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = hc_on_signal;
@@ -307,24 +834,77 @@ static void hc_watchdog(apr_array_header_t *list)
     if (rl_mpm_drop_privileges() != APR_SUCCESS) {
         _exit(2);
     }
-    for (i = 0; i < list->nelts; i++) {
-        APR_ARRAY_IDX(list, i, hc_conf_t *)->since = apr_time_now();
+    pfds = malloc(sizeof(*pfds) * (size_t)n);
+    owners = malloc(sizeof(*owners) * (size_t)n);
+    if (pfds == NULL || owners == NULL) {
+        _exit(2);
     }
-    while (!hc_stop) {
-        apr_time_t now = apr_time_now(), soonest = now + apr_time_from_sec(1);
-        for (i = 0; i < list->nelts && !hc_stop; i++) {
-            hc_conf_t *c = APR_ARRAY_IDX(list, i, hc_conf_t *);
-            if (c->next <= now) {
-                hc_record(c, hc_probe(c, buf, sizeof(buf)));
-                now = apr_time_now();
-                c->next = now + c->interval;
-            }
-            if (c->next < soonest) {
-                soonest = c->next;
+    now = apr_time_now();
+    for (i = 0; i < n; i++) {
+        hc_conf_t *c = APR_ARRAY_IDX(list, i, hc_conf_t *);
+        c->since = now;
+        c->next = now;
+        c->fd = -1;
+        c->state = PR_IDLE;
+        c->out_at_start = (c->w->s->status & RL_WORKER_HC_FAILED) != 0;
+        if (c->set.method != HC_TCP) {
+            c->cap = c->need == HC_NEED_BODY ? HC_HEAD_MAX + HC_BODY_RAW_MAX
+                                             : HC_HEAD_MAX;
+            c->buf = malloc(c->cap);
+            if (c->buf == NULL) {
+                _exit(2);
             }
         }
-        if (!hc_stop && soonest > now) {
-            apr_sleep(soonest - now);
+    }
+    while (!hc_stop) {
+        apr_time_t wake;
+        int nfds = 0, ms;
+
+        now = apr_time_now();
+        wake = now + apr_time_from_sec(1);
+        for (i = 0; i < n; i++) {
+            hc_conf_t *c = APR_ARRAY_IDX(list, i, hc_conf_t *);
+            if (c->state == PR_IDLE && c->next <= now) {
+                if (c->w->s->status & RL_WORKER_STOPPED) {
+                    c->next = now + c->set.interval; /* +S: not checked */
+                } else {
+                    probe_start(c, now);
+                }
+            }
+            if (c->state == PR_IDLE) {
+                wake = c->next < wake ? c->next : wake;
+                continue;
+            }
+            pfds[nfds].fd = c->fd;
+            pfds[nfds].events = c->state == PR_READ ? POLLIN : POLLOUT;
+            pfds[nfds].revents = 0;
+            owners[nfds++] = c;
+            wake = c->deadline < wake ? c->deadline : wake;
+        }
+        ms = wake > now ? (int)((wake - now + 999) / 1000) : 0;
+        if (poll(pfds, (nfds_t)nfds, ms) < 0 && errno != EINTR) {
+            rl_log_error(RL_LOG_ERR, APR_FROM_OS_ERROR(errno), NULL,
+                         "health-check watchdog: poll");
+            apr_sleep(apr_time_from_msec(100));
+        }
+        if (hc_stop) {
+            break;
+        }
+        now = apr_time_now();
+        for (i = 0; i < nfds; i++) {
+            hc_conf_t *c = owners[i];
+            if (pfds[i].revents != 0) {
+                probe_step(c, now);
+            }
+            if (c->state != PR_IDLE && now >= c->deadline) {
+                probe_timed_out(c, now);
+            }
+        }
+    }
+    for (i = 0; i < n; i++) {
+        hc_conf_t *c = APR_ARRAY_IDX(list, i, hc_conf_t *);
+        if (c->fd >= 0) {
+            close(c->fd);
         }
     }
     _exit(0);
@@ -343,22 +923,130 @@ static apr_status_t hc_stop_watchdog(void *unused)
 }
 
 
+/* The Host header of a check: the worker's name, an IPv6 address in
+ * brackets, the port unless 80. */
+static const char *host_header(apr_pool_t *p, const rl_proxy_worker_t *w)
+{
+    const char *h = strchr(w->hostname, ':')
+                        ? apr_pstrcat(p, "[", w->hostname, "]", NULL)
+                        : w->hostname;
+
+    return w->port == 80 ? h : apr_psprintf(p, "%s:%u", h, (unsigned)w->port);
+}
+
+
+/* What a check sends and how long it waits, once per generation. */
+static void hc_prepare(apr_pool_t *p, hc_conf_t *c)
+{
+    rl_proxy_worker_t *w = c->w;
+    unsigned uses =
+        c->set.expr ? hc_expr_uses(c->set.expr->expr) : HC_EXPR_USES_STATUS;
+
+    c->connect_timeout =
+        w->connect_timeout > 0 ? w->connect_timeout : HC_DEFAULT_TIMEOUT;
+    c->answer_timeout = w->timeout > 0 ? w->timeout : HC_DEFAULT_TIMEOUT;
+    if ((uses & HC_EXPR_USES_BODY) && c->set.method == HC_GET) {
+        c->need = HC_NEED_BODY; /* only GET answers carry a body to read */
+    } else if (uses & (HC_EXPR_USES_HEADERS | HC_EXPR_USES_BODY)) {
+        c->need = HC_NEED_HEAD;
+    } else {
+        c->need = HC_NEED_STATUS;
+    }
+    if (c->set.method != HC_TCP) {
+        c->request = apr_psprintf(p,
+                                  "%s %s HTTP/1.1\r\n"
+                                  "Host: %s\r\n"
+                                  "User-Agent: Relais-healthcheck\r\n"
+                                  "Connection: close\r\n\r\n",
+                                  hc_method_names[c->set.method], c->set.uri,
+                                  host_header(p, w));
+        c->request_len = strlen(c->request);
+    }
+}
+
+
+/* resolve=all: the slot members (name#2 ...) are copies of the member the
+ * keys were given to, made after the keys: they get its settings. */
+static void hc_add_slots(apr_pool_t *p, hc_conf_t *c)
+{
+    rl_proxy_worker_t *w = c->w;
+    apr_size_t len = strlen(w->name);
+    int i;
+
+    if (w->balancer == NULL || w->resolve_all <= 1) {
+        return;
+    }
+    for (i = 0; i < w->balancer->members->nelts; i++) {
+        rl_proxy_worker_t *m =
+            APR_ARRAY_IDX(w->balancer->members, i, rl_proxy_worker_t *);
+        hc_conf_t *s;
+        if (m == w || m->resolve_slot == 0 ||
+            strncmp(m->name, w->name, len) != 0 || m->name[len] != '#' ||
+            apr_hash_get(hc_gen(p)->confs, &m, sizeof(m)) != NULL) {
+            continue;
+        }
+        s = hc_conf(p, m);
+        s->set = c->set;
+    }
+}
+
+
 /* post_config (after mod_proxy has put the workers in shared memory):
  * start this generation's watchdog. */
+/* check_config (before mod_proxy's post_config carries member state over
+ * a restart): mark the workers that are health-checked, so that a member
+ * that failed its checks stays out only while something checks it. */
+static int hc_check_config(apr_pool_t *pconf, apr_pool_t *plog,
+                           apr_pool_t *ptemp, rl_server_t *s)
+{
+    int i;
+
+    (void)pconf;
+    (void)plog;
+    (void)ptemp;
+    (void)s;
+    for (i = 0; hc_gen_state != NULL && i < hc_gen_state->order->nelts; i++) {
+        hc_conf_t *c = APR_ARRAY_IDX(hc_gen_state->order, i, hc_conf_t *);
+        c->w->health_checked = c->set.method != HC_NONE;
+    }
+    return RL_OK;
+}
+
+
 static int hc_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                           apr_pool_t *ptemp, rl_server_t *s)
 {
     apr_array_header_t *list = apr_array_make(pconf, 4, sizeof(hc_conf_t *));
-    apr_hash_index_t *hi;
     pid_t pid;
+    int i;
 
     (void)plog;
-    for (hi = hc_confs ? apr_hash_first(ptemp, hc_confs) : NULL; hi;
-         hi = apr_hash_next(hi)) {
-        hc_conf_t *c = apr_hash_this_val(hi);
-        if (c->method == HC_NONE) {
-            continue; /* only hcuri= and the like: no check asked for */
+    (void)ptemp;
+    if (hc_gen_state == NULL) {
+        return RL_OK;
+    }
+    for (i = 0; i < hc_gen_state->order->nelts; i++) {
+        hc_add_slots(pconf, APR_ARRAY_IDX(hc_gen_state->order, i, hc_conf_t *));
+    }
+    for (i = 0; i < hc_gen_state->order->nelts; i++) {
+        hc_conf_t *c = APR_ARRAY_IDX(hc_gen_state->order, i, hc_conf_t *);
+        rl_proxy_worker_t *w = c->w;
+        if (c->set.method == HC_NONE) {
+            rl_log_error(RL_LOG_WARNING, 0, s,
+                         "%s%s%s (%s:%u) has health-check keys but no "
+                         "hcmethod=: it is not checked",
+                         w->balancer ? w->balancer->name : "", member_label(w),
+                         w->name, w->file, w->line);
+            continue;
         }
+        if (c->set.method == HC_TCP && c->set.expr != NULL) {
+            rl_log_error(RL_LOG_WARNING, 0, s,
+                         "%s%s%s: hcexpr=%s is ignored with hcmethod=TCP "
+                         "(there is no answer to look at)",
+                         w->balancer ? w->balancer->name : "", member_label(w),
+                         w->name, c->set.expr->name);
+        }
+        hc_prepare(pconf, c);
         APR_ARRAY_PUSH(list, hc_conf_t *) = c;
     }
     if (list->nelts == 0) {
@@ -393,16 +1081,16 @@ static void hc_register_hooks(apr_pool_t *p)
                          &p_interval);
     rl_register_provider(p, "proxy_worker_param", "hcpasses", "1", &p_passes);
     rl_register_provider(p, "proxy_worker_param", "hcfails", "1", &p_fails);
-    rl_register_provider(p, "proxy_worker_param", "hcexpr", "1",
-                         &p_unsupported);
+    rl_register_provider(p, "proxy_worker_param", "hcexpr", "1", &p_expr);
     rl_register_provider(p, "proxy_worker_param", "hctemplate", "1",
-                         &p_unsupported);
+                         &p_template);
+    rl_hook_check_config(hc_check_config, NULL, NULL, RL_HOOK_MIDDLE);
     rl_hook_post_config(hc_post_config, after, NULL, RL_HOOK_LAST);
 }
 
 
-RL_DECLARE_MODULE(healthcheck) = {RL_MODULE_STUFF("healthcheck", "0.1.0", 0),
-                                  NULL,
+RL_DECLARE_MODULE(healthcheck) = {RL_MODULE_STUFF("healthcheck", "0.2.0", 0),
+                                  hc_directives,
                                   NULL,
                                   NULL,
                                   NULL,

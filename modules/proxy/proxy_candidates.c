@@ -1,8 +1,10 @@
 /*
  * proxy_candidates.c: which members of a balancer may take a new request
- * now, and with what weight.  The rules are httpd's (lbset tiers, hot
- * spares, hot standbys, forcerecovery) plus slow start; every lbmethod,
- * bundled or not, then chooses among the same candidates.
+ * now, and with what weight.  The rules are httpd's
+ * (ap_proxy_balancer_get_best_worker: lbset tiers in ascending order, and
+ * within a set hot spares standing in for members that are out, then hot
+ * standbys; forcerecovery when nothing is left) plus slow start; every
+ * lbmethod, bundled or not, then chooses among the same candidates.
  */
 #include "proxy_private.h"
 
@@ -63,64 +65,70 @@ static int usable(const rl_proxy_worker_t *w, apr_time_t now, const char *skip)
 }
 
 
+/* The members of one lbset that may take the request: its usable regular
+ * members, hot spares standing in one for one for those that are out, or
+ * when there are none of those its usable hot standbys. */
+static int candidates_of_set(rl_proxy_balancer_t *b, int set, apr_time_t now,
+                             const char *skip, rl_proxy_candidate_t *c)
+{
+    int i, n = 0, down = 0, m = b->members->nelts;
+
+    for (i = 0; i < m; i++) {
+        rl_proxy_worker_t *w =
+            APR_ARRAY_IDX(b->members, i, rl_proxy_worker_t *);
+        if (w->lbset != set || !is_regular(w)) {
+            continue;
+        }
+        if (usable(w, now, skip)) {
+            n = add(c, n, b, i, now);
+        } else {
+            down++;
+        }
+    }
+    for (i = 0; i < m && down > 0; i++) {
+        rl_proxy_worker_t *w =
+            APR_ARRAY_IDX(b->members, i, rl_proxy_worker_t *);
+        if (w->lbset == set && (w->s->status & RL_WORKER_HOT_SPARE) &&
+            usable(w, now, skip)) {
+            n = add(c, n, b, i, now);
+            down--;
+        }
+    }
+    for (i = 0; i < m && n == 0; i++) {
+        rl_proxy_worker_t *w =
+            APR_ARRAY_IDX(b->members, i, rl_proxy_worker_t *);
+        if (w->lbset == set && (w->s->status & RL_WORKER_HOT_STANDBY) &&
+            usable(w, now, skip)) {
+            n = add(c, n, b, i, now);
+        }
+    }
+    return n;
+}
+
+
 RL_PROXY_DECLARE(int)
 rl_proxy_balancer_candidates(rl_proxy_balancer_t *b, apr_time_t now,
                              const char *skip, rl_proxy_candidate_t *c)
 {
-    int i, n = 0, set = INT_MAX, spare_set = INT_MAX;
-    int m = b->members->nelts;
+    int i, n = 0, set = -1, m = b->members->nelts;
 
-    /* the lowest lbset with a usable regular member */
-    for (i = 0; i < m; i++) {
-        rl_proxy_worker_t *w =
-            APR_ARRAY_IDX(b->members, i, rl_proxy_worker_t *);
-        if (!usable(w, now, skip)) {
-            continue;
-        }
-        if (is_regular(w) && w->lbset < set) {
-            set = w->lbset;
-        }
-        if ((w->s->status & RL_WORKER_HOT_SPARE) && w->lbset < spare_set) {
-            spare_set = w->lbset;
-        }
-    }
-    if (set == INT_MAX) {
-        set = spare_set; /* all regular members are out: spares only */
-    }
-    if (set != INT_MAX) {
-        int down = 0; /* regular members of the set that are out */
+    /* lbsets in ascending order, as httpd: a higher set only when the
+     * lower ones (spares and standbys included) cannot take it */
+    for (;;) {
+        int next = INT_MAX;
         for (i = 0; i < m; i++) {
-            rl_proxy_worker_t *w =
-                APR_ARRAY_IDX(b->members, i, rl_proxy_worker_t *);
-            if (w->lbset != set || !is_regular(w)) {
-                continue;
-            }
-            if (usable(w, now, skip)) {
-                n = add(c, n, b, i, now);
-            } else {
-                down++;
+            int ls = APR_ARRAY_IDX(b->members, i, rl_proxy_worker_t *)->lbset;
+            if (ls > set && ls < next) {
+                next = ls;
             }
         }
-        /* hot spares stand in one for one for members that are out */
-        for (i = 0; i < m && down > 0; i++) {
-            rl_proxy_worker_t *w =
-                APR_ARRAY_IDX(b->members, i, rl_proxy_worker_t *);
-            if (w->lbset == set && (w->s->status & RL_WORKER_HOT_SPARE) &&
-                usable(w, now, skip)) {
-                n = add(c, n, b, i, now);
-                down--;
-            }
+        if (next == INT_MAX) {
+            break;
         }
+        set = next;
+        n = candidates_of_set(b, set, now, skip, c);
         if (n > 0) {
             return n;
-        }
-    }
-    /* hot standbys, only when nothing else can */
-    for (i = 0; i < m; i++) {
-        rl_proxy_worker_t *w =
-            APR_ARRAY_IDX(b->members, i, rl_proxy_worker_t *);
-        if ((w->s->status & RL_WORKER_HOT_STANDBY) && usable(w, now, skip)) {
-            n = add(c, n, b, i, now);
         }
     }
     if (n > 0 || !b->forcerecovery) {

@@ -464,7 +464,8 @@ static int send_out(rl_request_t *r, proxy_req_t *pr, int *failed)
                 pr->head_written += (apr_size_t)n;
             }
             pr->out_pos += (apr_size_t)n;
-            pr->worker->s->bytes_out += (apr_uint64_t)n;
+            __atomic_fetch_add(&pr->worker->s->bytes_out, (apr_uint64_t)n,
+                               __ATOMIC_RELAXED);
             continue;
         }
         if (n < 0 && errno == EINTR) {
@@ -563,7 +564,8 @@ static apr_status_t backend_read(proxy_req_t *pr)
     } while (n < 0 && errno == EINTR);
     if (n > 0) {
         pr->in_len += (apr_size_t)n;
-        pr->worker->s->bytes_in += (apr_uint64_t)n;
+        __atomic_fetch_add(&pr->worker->s->bytes_in, (apr_uint64_t)n,
+                           __ATOMIC_RELAXED);
         if (!pr->got_response_byte) {
             pr->got_response_byte = 1;
             pr->first_byte = apr_time_now();
@@ -1144,7 +1146,7 @@ int proxy_http_handler(rl_request_t *r)
     }
     apr_atomic_inc32(&worker->s->busy);
     pr->counted = 1;
-    worker->s->requests++;
+    __atomic_fetch_add(&worker->s->requests, 1, __ATOMIC_RELAXED);
     build_head(r, pr);
     rc = start_attempt(r, pr);
     if (rc != RL_OK) {

@@ -210,3 +210,59 @@ def test_timeout_waits_for_a_member_to_come_back(relais):
         assert "waiting up to 3000 ms (timeout=)" in relais.error_log()
     finally:
         b.stop()
+
+
+def test_spares_of_a_set_before_the_next_set(relais):
+    """httpd's order: when every regular member of lbset 0 is out, lbset
+    0's hot spare stands in before lbset 1 is used."""
+    front, spare, b, dead = free_port(), free_port(), free_port(), free_port()
+    relais.write_conf(conf(front, [(spare, "spare"), (b, "b")], """
+        BalancerMember http://127.0.0.1:%d lbset=0 retry=60
+        BalancerMember http://127.0.0.1:%d lbset=0 status=+R
+        BalancerMember http://127.0.0.1:%d lbset=1""" % (dead, spare, b)))
+    relais.start(front)
+    assert set(names(front, 20)) == {"spare"}
+
+
+def test_sticky_session_with_nofailover_is_not_moved(relais):
+    front, a, dead = free_port(), free_port(), free_port()
+    body = """
+        BalancerMember http://127.0.0.1:%d route=one
+        BalancerMember http://127.0.0.1:%d route=two retry=60
+        ProxySet stickysession=SID nofailover=%s"""
+    for flag, expect in (("Off", 200), ("On", 503)):
+        relais.write_conf(conf(front, [(a, "one")], body % (a, dead, flag)))
+        relais.start(front)
+        c = http.client.HTTPConnection("127.0.0.1", front, timeout=10)
+        c.request("GET", "/x", headers={"Cookie": "SID=abc.two"})
+        r = c.getresponse()
+        r.read()
+        c.close()
+        relais.stop()
+        assert r.status == expect, (flag, r.status)
+
+
+def test_balancer_config_errors_seen_by_configtest(relais):
+    front = free_port()
+    relais.write_conf(plain_conf(front, "    BalancerMember http://127.0.0.1:1")
+                      + """
+ProxyPass /e balancer://empty/ lbmethod=bybusyness
+""")
+    r = relais.run("-t")
+    assert r.returncode != 0
+    assert "balancer://empty has no BalancerMember" in r.stderr, r.stderr
+    assert "relais.conf:" in r.stderr
+    # one name, members in two virtual hosts: refused, not merged
+    p1 = free_port()
+    relais.write_conf(plain_conf(front, "    BalancerMember http://127.0.0.1:1")
+                      + """
+Listen 127.0.0.1:%d
+<VirtualHost 127.0.0.1:%d>
+    <Proxy "balancer://app">
+        BalancerMember http://127.0.0.1:2
+    </Proxy>
+</VirtualHost>
+""" % (p1, p1))
+    r = relais.run("-t")
+    assert r.returncode != 0
+    assert "already has members in another virtual host" in r.stderr, r.stderr
