@@ -39,8 +39,9 @@ extern "C" {
 /**@{*/
 /** The directive opens a section: `<Name args>` … `</Name>`. */
 #define RL_DIR_SECTION 0x01u
-/** Arguments are passed as written (no ${VAR} expansion is skipped; quotes
- *  are kept): for expressions. */
+/** The handler reads cmd->node->raw_args itself (expressions): a line that
+ *  does not split into words (a quote touching a brace) is not an error
+ *  for it; argc/argv hold what did split. */
 #define RL_DIR_RAW 0x02u
 /** Call the handler once per argument (httpd ITERATE). */
 #define RL_DIR_ITERATE 0x04u
@@ -122,6 +123,9 @@ struct rl_config_node_t {
     int argc;                      /**< number of arguments */
     char **argv;                   /**< arguments (quotes removed, expanded) */
     const char *raw_args;          /**< argument text as written (expanded) */
+    const char *args_error; /**< why the text did not split into words
+                                 (e.g. an unclosed quote), or NULL; an
+                                 error unless the directive is RL_DIR_RAW */
     const char *file;              /**< file it came from */
     unsigned line;                 /**< line it starts on */
     rl_config_node_t *first_child; /**< section body, or NULL */

@@ -181,6 +181,33 @@ static const char *tokenize(apr_pool_t *p, const char *s,
     }
 }
 
+/* A directive the reader runs itself (its arguments are needed now). */
+static int read_time_directive(const char *name)
+{
+    static const char *const names[] = {"Include",    "IncludeOptional",
+                                        "Define",     "UnDefine",
+                                        "LoadModule", "ServerRoot"};
+    unsigned i;
+
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (strcasecmp(name, names[i]) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Reports a node's argument error now; 1 when there was one. */
+static int args_error_now(rl_config_node_t *n)
+{
+    if (n->args_error == NULL) {
+        return 0;
+    }
+    rl_config_error(n, "%s", n->args_error);
+    n->args_error = NULL;
+    return 1;
+}
+
 static rl_config_node_t *new_node(read_ctx_t *ctx, cfg_file_t *f,
                                   const char *name, const char *rest)
 {
@@ -192,11 +219,11 @@ static rl_config_node_t *new_node(read_ctx_t *ctx, cfg_file_t *f,
     n->file = f->name;
     n->line = f->start;
     n->raw_args = apr_pstrdup(ctx->p, rest);
+    /* reported by the walk, unless the directive takes its arguments raw
+     * (RL_DIR_RAW: ProxyHCExpr's {…} may hold 'quoted' words that touch
+     * a brace); lines the reader runs itself report it at once */
     err = tokenize(ctx->p, rest, args);
-    if (err != NULL) {
-        rl_config_error(n, "%s", err);
-        ctx->errors++;
-    }
+    n->args_error = err;
     n->argc = args->nelts;
     APR_ARRAY_PUSH(args, char *) = NULL;
     n->argv = (char **)args->elts;
@@ -459,6 +486,7 @@ static int read_block(read_ctx_t *ctx, cfg_file_t *f, rl_config_node_t *parent,
                 return errors + 1;
             }
             n = new_node(ctx, f, name, rest);
+            errors += args_error_now(n);
             close = apr_pstrcat(ctx->ptemp, "</", name + 1, ">", NULL);
             if (strcasecmp(name, "<IfModule") == 0) {
                 /* Evaluated while reading, as httpd does: LoadModule lines
@@ -507,6 +535,9 @@ static int read_block(read_ctx_t *ctx, cfg_file_t *f, rl_config_node_t *parent,
             continue;
         }
         n = new_node(ctx, f, name, rest);
+        if (read_time_directive(name)) {
+            errors += args_error_now(n);
+        }
         if (strcasecmp(name, "Include") == 0 ||
             strcasecmp(name, "IncludeOptional") == 0) {
             ctx->depth++;

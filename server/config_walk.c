@@ -309,6 +309,10 @@ static void run_directive(rl_cmd_t *parent, const rl_config_node_t *n)
     if (d->flags & RL_DIR_EXEC_ON_READ) {
         return; /* the reader ran it already */
     }
+    if (n->args_error != NULL && !(d->flags & RL_DIR_RAW)) {
+        rl_config_error(n, "%s", n->args_error);
+        return;
+    }
     if ((d->flags & RL_DIR_UNIQUE) && parent->node != NULL) {
         const rl_config_node_t *o;
         for (o = parent->node; o != NULL && o != n; o = o->next) {

@@ -511,9 +511,11 @@ static const char *set_hc_template(rl_cmd_t *cmd, void *conf, int argc,
 
 
 static const rl_directive_t hc_directives[] = {
-    RL_TAKE_ARGV("ProxyHCExpr", set_hc_expr, NULL, RL_CTX_SERVER,
-                 "ProxyHCExpr name {expression} -- a named condition over a "
-                 "health check's answer, for hcexpr=name"),
+    /* RL_DIR_RAW: the expression is read from the raw line, so that
+     * {hc('status') == '200'} is fine although '200' touches the brace */
+    {"ProxyHCExpr", set_hc_expr, NULL, RL_CTX_SERVER, 1, -1, RL_DIR_RAW,
+     "ProxyHCExpr name {expression} -- a named condition over a "
+     "health check's answer, for hcexpr=name"},
     RL_TAKE_ARGV("ProxyHCTemplate", set_hc_template, NULL, RL_CTX_SERVER,
                  "ProxyHCTemplate name hckey=value ... -- named health-check "
                  "settings, for hctemplate=name"),

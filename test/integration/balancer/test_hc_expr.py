@@ -251,3 +251,29 @@ ProxyHCExpr later {true}
     assert re.search(r":19: BalancerMember: hcexpr=later: no ProxyHCExpr "
                      r"named 'later' above this line", err), err
     assert "8 errors" not in err and "7 errors in the configuration" in err
+
+
+def test_quoted_words_may_touch_the_braces(relais):
+    """httpd's own examples put a quoted word against the closing brace:
+    ProxyHCExpr reads its raw line, so they load as written."""
+    front = free_port()
+    relais.write_conf(mpm_lines("event") + """
+LoadModule proxy_module modules/mod_proxy.so
+LoadModule balancer_module modules/mod_balancer.so
+LoadModule healthcheck_module modules/mod_healthcheck.so
+Listen 127.0.0.1:%d
+ProxyHCExpr ok200 {hc('status') == '200'}
+ProxyHCExpr okset {%%{REQUEST_STATUS} -in {'200','204'}}
+<Proxy "balancer://app">
+    BalancerMember http://127.0.0.1:1 hcmethod=GET hcexpr=ok200
+    BalancerMember http://127.0.0.1:2 hcmethod=GET hcexpr=okset
+</Proxy>
+""" % front)
+    r = relais.run("-t")
+    assert r.returncode == 0, r.stderr
+    # other directives still refuse such a line, naming it
+    relais.write_conf(mpm_lines("event") + 'ServerName "a"b\n')
+    r = relais.run("-t")
+    assert r.returncode != 0
+    assert "ServerName: a quoted argument must be followed by a space" \
+        in r.stderr
