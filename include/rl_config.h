@@ -123,9 +123,9 @@ struct rl_config_node_t {
     int argc;                      /**< number of arguments */
     char **argv;                   /**< arguments (quotes removed, expanded) */
     const char *raw_args;          /**< argument text as written (expanded) */
-    const char *args_error; /**< why the text did not split into words
-                                 (e.g. an unclosed quote), or NULL; an
-                                 error unless the directive is RL_DIR_RAW */
+    const char *args_error;        /**< why the text did not split into words
+                                        (e.g. an unclosed quote), or NULL; an
+                                        error unless the directive is RL_DIR_RAW */
     const char *file;              /**< file it came from */
     unsigned line;                 /**< line it starts on */
     rl_config_node_t *first_child; /**< section body, or NULL */

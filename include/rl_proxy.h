@@ -107,6 +107,8 @@ typedef struct rl_proxy_worker_t {
     int upgrade_websocket;         /**< upgrade=websocket */
     int loadfactor;                /**< loadfactor= (balancer members) */
     const char *route;             /**< route= */
+    const char *member_path;       /**< a BalancerMember URL's path ("/shop"),
+                                        put in front of the request's, or NULL */
     int lbset;                     /**< lbset=: lower sets are used first */
     apr_interval_time_t slowstart; /**< slowstart=: ramp-up after recovery */
     int passive_fails;  /**< passivefails=: failed exchanges in a row that

@@ -314,7 +314,6 @@ static int balancer_pre_request(rl_request_t *r, const char *target,
     const char *slash;
     char *name, *s;
 
-    (void)url;
     if (strncasecmp(target, "balancer://", 11) != 0 || balancers == NULL) {
         return RL_DECLINED;
     }
@@ -357,6 +356,9 @@ static int balancer_pre_request(rl_request_t *r, const char *target,
         return 503;
     }
     apr_table_setn(r->subprocess_env, "BALANCER_NAME", b->name);
+    if ((*worker)->member_path != NULL) {
+        *url = apr_pstrcat(r->pool, (*worker)->member_path, *url, NULL);
+    }
     return RL_OK;
 }
 
@@ -636,14 +638,15 @@ static int balancer_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 
 static void balancer_register_hooks(apr_pool_t *p)
 {
-    static const char *const after_proxy[] = {"proxy", NULL};
 
     balancer_register_lbmethods(p);
     rl_register_provider(p, "proxy_balancer", "default", "1",
                          &balancer_provider);
     rl_hook_check_config(balancer_check_config, NULL, NULL, RL_HOOK_MIDDLE);
-    rl_hook_post_config(balancer_post_config, after_proxy, NULL,
-                        RL_HOOK_MIDDLE);
+    /* needs nothing of mod_proxy's post_config; first, so that mod_proxy's
+     * resolver process and mod_healthcheck's watchdog (forked later)
+     * inherit the shared generation counters */
+    rl_hook_post_config(balancer_post_config, NULL, NULL, RL_HOOK_FIRST);
     rl_proxy_hook_pre_request(balancer_pre_request, NULL, NULL, RL_HOOK_MIDDLE);
     rl_proxy_hook_pick_member(balancer_pick, NULL, NULL, RL_HOOK_LAST);
     rl_proxy_hook_post_request(balancer_post_request, NULL, NULL,

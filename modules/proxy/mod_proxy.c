@@ -11,6 +11,8 @@
  */
 #include "proxy_private.h"
 
+#include <apr_hash.h>
+
 #include <apr_lib.h>
 #include <stddef.h>
 
@@ -74,6 +76,7 @@ static void *proxy_merge_server(apr_pool_t *p, void *basev, void *addv)
     PROXY_MERGE(via);
     PROXY_MERGE(error_override);
     PROXY_MERGE(timeout);
+    c->resolver = add->resolver ? add->resolver : base->resolver;
     return c;
 }
 
@@ -417,13 +420,59 @@ static int proxy_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
     return RL_OK;
 }
 
+/* check_config, so that relaisd -t sees it too: without ProxyResolver,
+ * every backend host name must resolve now (each name asked once). */
+static int proxy_check_config(apr_pool_t *pconf, apr_pool_t *plog,
+                              apr_pool_t *ptemp, rl_server_t *s)
+{
+    apr_array_header_t *all = proxy_workers();
+    apr_hash_t *seen = apr_hash_make(ptemp);
+    int i, bad = 0;
+
+    (void)pconf;
+    (void)plog;
+    if (all == NULL || proxy_resolver_wanted(s)) {
+        return RL_OK;
+    }
+    for (i = 0; i < all->nelts; i++) {
+        rl_proxy_worker_t *w = APR_ARRAY_IDX(all, i, rl_proxy_worker_t *);
+        apr_sockaddr_t *sa;
+        apr_status_t rv;
+        char buf[120];
+        if (w->resolve_slot > 0 ||
+            apr_hash_get(seen, w->hostname, APR_HASH_KEY_STRING) != NULL) {
+            continue;
+        }
+        apr_hash_set(seen, w->hostname, APR_HASH_KEY_STRING, w);
+        rv = apr_sockaddr_info_get(&sa, w->hostname, APR_UNSPEC, w->port, 0,
+                                   ptemp);
+        if (rv != APR_SUCCESS) {
+            rl_log_error(RL_LOG_EMERG, 0, s,
+                         "%s:%u: cannot resolve backend host '%s' (%s): fix "
+                         "the name, or add ProxyResolver to resolve it at "
+                         "run time",
+                         w->file, w->line, w->hostname,
+                         apr_strerror(rv, buf, sizeof(buf)));
+            bad = 1;
+        }
+    }
+    return bad ? 500 : RL_OK;
+}
+
 static int proxy_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                              apr_pool_t *ptemp, rl_server_t *s)
 {
     (void)plog;
-    (void)ptemp;
-    if (proxy_workers_attach_shm(pconf, s) != APR_SUCCESS ||
-        proxy_workers_resolve(pconf, s, 0) != APR_SUCCESS) {
+    if (proxy_workers_attach_shm(pconf, s) != APR_SUCCESS) {
+        return 500;
+    }
+    if (proxy_resolver_wanted(s)) {
+        /* ProxyResolver: host names through its nameservers (c-ares), then
+         * its process follows them (proxy_resolver.c) */
+        return proxy_resolver_start_up(pconf, ptemp, s) == APR_SUCCESS ? RL_OK
+                                                                       : 500;
+    }
+    if (proxy_workers_resolve(pconf, s, 0) != APR_SUCCESS) {
         return 500;
     }
     return RL_OK;
@@ -433,9 +482,11 @@ static void proxy_register_hooks(apr_pool_t *p)
 {
     (void)p;
     rl_hook_pre_config(proxy_pre_config, NULL, NULL, RL_HOOK_MIDDLE);
+    rl_hook_check_config(proxy_check_config, NULL, NULL, RL_HOOK_MIDDLE);
     rl_hook_post_config(proxy_post_config, NULL, NULL, RL_HOOK_MIDDLE);
     rl_hook_translate_name(proxy_translate, NULL, NULL, RL_HOOK_MIDDLE);
     rl_hook_handler(proxy_http_handler, NULL, NULL, RL_HOOK_MIDDLE);
+    proxy_resolver_register_hooks(p);
 }
 
 #define PASS_CTX (RL_CTX_SERVER | RL_CTX_LOCATION)
@@ -463,6 +514,10 @@ static const rl_directive_t proxy_directives[] = {
              "ProxyVia Off|On|Full|Block"),
     RL_TAKE1("ProxyRequests", set_requests, NULL, RL_CTX_SERVER,
              "ProxyRequests Off"),
+    {"ProxyResolver", proxy_resolver_directive, NULL, RL_CTX_MAIN, 1, -1,
+     RL_DIR_UNIQUE,
+     "ProxyResolver ip[:port]|[ipv6][:port] … [timeout=2s] [hold=0] "
+     "[minttl=1s] [maxttl=300s] [family=any|ipv4|ipv6]"},
     RL_SECTION("<Proxy", proxy_section, NULL, RL_CTX_SERVER, 1, 1,
                "<Proxy http://backend/ | balancer://name>"),
     RL_DIRECTIVE_END};

@@ -40,7 +40,9 @@ enum proxy_state {
 
 typedef struct proxy_req_t {
     rl_proxy_worker_t *worker;
-    const char *path; /* path and query sent to the backend */
+    const char *path;        /* path and query sent to the backend */
+    const char *client_path; /* the same before a member's path went in
+                                front (for a failover to another member) */
     proxy_conn_t *bc;
     enum proxy_state state;
     int reused; /* bc came from the pool */
@@ -419,7 +421,7 @@ static int failover(rl_request_t *r, proxy_req_t *pr)
 {
     rl_proxy_balancer_t *b = pr->worker->balancer;
     rl_proxy_worker_t *next = NULL;
-    char *url = (char *)pr->path;
+    char *url = (char *)pr->client_path;
     int rc;
 
     if (b == NULL || b->nofailover || pr->body_started ||
@@ -581,6 +583,48 @@ static apr_status_t backend_read(proxy_req_t *pr)
     return APR_FROM_OS_ERROR(errno);
 }
 
+/* How much of value a ProxyPassReverse URL covers (0: none).  For
+ * balancer://name/path, any member's URL with that path, as httpd. */
+static apr_size_t reverse_prefix(rl_request_t *r, const char *real,
+                                 const char *value)
+{
+    apr_array_header_t *all;
+    const char *path;
+    apr_size_t namelen;
+    int i;
+
+    if (strncasecmp(real, "balancer://", 11) != 0) {
+        apr_size_t n = strlen(real);
+        return strncmp(value, real, n) == 0 ? n : 0;
+    }
+    path = real + 11 + strcspn(real + 11, "/");
+    namelen = (apr_size_t)(path - real);
+    all = proxy_workers();
+    for (i = 0; all != NULL && i < all->nelts; i++) {
+        rl_proxy_worker_t *w = APR_ARRAY_IDX(all, i, rl_proxy_worker_t *);
+        const char *forms[2];
+        int k;
+        if (w->balancer == NULL ||
+            strncasecmp(w->balancer->name, real, namelen) != 0 ||
+            w->balancer->name[namelen] != '\0') {
+            continue;
+        }
+        /* "http://h:80/p" and, for the default port, "http://h/p" */
+        forms[0] = apr_pstrcat(
+            r->pool, w->name, w->member_path ? w->member_path : "", path, NULL);
+        forms[1] =
+            apr_pstrcat(r->pool, w->scheme, "://", w->hostport,
+                        w->member_path ? w->member_path : "", path, NULL);
+        for (k = 0; k < 2; k++) {
+            apr_size_t n = strlen(forms[k]);
+            if (strncasecmp(value, forms[k], n) == 0) {
+                return n;
+            }
+        }
+    }
+    return 0;
+}
+
 /* Rewrites a backend URL in a response header (ProxyPassReverse). */
 static const char *reverse_map(rl_request_t *r, const char *value)
 {
@@ -590,8 +634,8 @@ static const char *reverse_map(rl_request_t *r, const char *value)
     for (i = 0; i < conf->reverse->nelts; i++) {
         const proxy_reverse_t *rv =
             &APR_ARRAY_IDX(conf->reverse, i, proxy_reverse_t);
-        apr_size_t n = strlen(rv->real);
-        if (strncmp(value, rv->real, n) == 0) {
+        apr_size_t n = reverse_prefix(r, rv->real, value);
+        if (n > 0) {
             const char *host = apr_table_get(r->headers_in, "Host");
             const char *rest = value + n;
             const char *fake = rv->fake;
@@ -1117,6 +1161,7 @@ int proxy_http_handler(rl_request_t *r)
     pr = apr_pcalloc(r->pool, sizeof(*pr));
     pr->worker = worker;
     pr->path = url;
+    pr->client_path = route->path;
     pr->target = route->target;
     pr->started = apr_time_now();
     pr->timeout = worker_timeout(r, worker);

@@ -29,6 +29,18 @@ typedef struct proxy_reverse_t {
     const char *real; /* backend URL prefix as it appears in headers */
 } proxy_reverse_t;
 
+/** ProxyResolver (main server only; see proxy_resolver.c). */
+typedef struct proxy_resolver_conf_t {
+    const char *servers;            /* "127.0.0.1:5353,[::1]:53" (c-ares) */
+    const char *servers_as_written; /* for the log */
+    int nservers;
+    apr_interval_time_t timeout; /* timeout=: one lookup, all tries */
+    apr_interval_time_t hold;    /* hold=: failing this long -> +U, 0 never */
+    apr_interval_time_t minttl;  /* minttl= */
+    apr_interval_time_t maxttl;  /* maxttl= */
+    int family;                  /* family=: AF_UNSPEC, AF_INET, AF_INET6 */
+} proxy_resolver_conf_t;
+
 /** Per-server settings. */
 typedef struct proxy_server_conf_t {
     apr_array_header_t *aliases; /* proxy_alias_t */
@@ -36,6 +48,7 @@ typedef struct proxy_server_conf_t {
     int via;                     /* ProxyVia: 0 off, 1 on, 2 full, 3 block */
     int error_override;          /* ProxyErrorOverride, -1 unset */
     apr_interval_time_t timeout; /* ProxyTimeout, -1 unset */
+    proxy_resolver_conf_t *resolver; /* ProxyResolver, or NULL */
 } proxy_server_conf_t;
 
 /** Where translate_name routed a request (in r->request_config until the
@@ -69,6 +82,8 @@ void proxy_workers_reset(apr_pool_t *p);
 apr_status_t proxy_workers_attach_shm(apr_pool_t *p, rl_server_t *s);
 apr_status_t proxy_workers_resolve(apr_pool_t *p, rl_server_t *s,
                                    int unresolved_ok);
+apr_status_t proxy_worker_resolve(apr_pool_t *p, rl_server_t *s,
+                                  rl_proxy_worker_t *w, int unresolved_ok);
 void proxy_worker_store_address(rl_proxy_worker_t *w, const void *sa,
                                 apr_uint32_t len);
 int proxy_worker_address_is(const rl_proxy_worker_t *w, const void *sa,
@@ -85,6 +100,17 @@ void proxy_pool_unreserve(rl_proxy_worker_t *w);
 
 /* proxy_http.c */
 int proxy_http_handler(rl_request_t *r);
+
+/* proxy_resolver.c */
+const char *proxy_resolver_directive(rl_cmd_t *cmd, void *dconf, int argc,
+                                     char *const argv[]);
+/* True when the resolver takes over (ProxyResolver is set and some worker
+ * is named by a host name); post_config then calls the next one instead of
+ * proxy_workers_resolve(). */
+int proxy_resolver_wanted(rl_server_t *s);
+apr_status_t proxy_resolver_start_up(apr_pool_t *pconf, apr_pool_t *ptemp,
+                                     rl_server_t *s);
+void proxy_resolver_register_hooks(apr_pool_t *p);
 
 /* mod_proxy.c */
 proxy_server_conf_t *proxy_server_conf(const rl_server_t *s);

@@ -313,10 +313,12 @@ static rl_proxy_worker_t *define_worker(rl_cmd_t *cmd, rl_proxy_balancer_t *b,
         w->scheme = apr_pstrdup(p, scheme);
         w->hostname = apr_pstrdup(p, host);
         w->port = port;
-        w->hostport = port == 80 ? w->hostname
-                      : strchr(host, ':')
-                          ? apr_psprintf(p, "[%s]:%u", host, port)
-                          : apr_psprintf(p, "%s:%u", host, port);
+        /* the Host header: IPv6 literals in brackets, port 80 left out */
+        w->hostport =
+            port == 80 ? (strchr(host, ':') ? apr_psprintf(p, "[%s]", host)
+                                            : w->hostname)
+            : strchr(host, ':') ? apr_psprintf(p, "[%s]:%u", host, port)
+                                : apr_psprintf(p, "%s:%u", host, port);
         w->timeout = -1;
         w->connect_timeout = -1;
         w->retry = apr_time_from_sec(60);
@@ -351,6 +353,19 @@ static rl_proxy_worker_t *define_worker(rl_cmd_t *cmd, rl_proxy_balancer_t *b,
     }
     if (existing) {
         return w;
+    }
+    if (b != NULL) {
+        /* BalancerMember http://app1:8080/shop: the path goes in front of
+         * the request's, as in httpd */
+        const char *path = strstr(url, "://") + 3;
+        path += strcspn(path, "/?");
+        if (*path == '/' && path[1] != '\0') {
+            apr_size_t n = strcspn(path, "?");
+            while (n > 1 && path[n - 1] == '/') {
+                n--;
+            }
+            w->member_path = apr_pstrndup(p, path, n);
+        }
     }
     if (w->resolve_all > 1 && b == NULL) {
         *err = apr_psprintf(p, "resolve=all belongs on a BalancerMember (each "
@@ -457,52 +472,65 @@ rl_proxy_worker_address(const rl_proxy_worker_t *w, struct sockaddr_storage *sa,
 /*
  * Start-up resolution through the system resolver (getaddrinfo), for every
  * worker, in post_config: again on each graceful restart.  With
- * `unresolved_ok` (a ProxyResolver will keep trying) a name that does not
- * resolve leaves the worker without an address (+U) instead of failing.
+ * `unresolved_ok` a name that does not resolve leaves the worker without an
+ * address (+U) instead of failing.  (With ProxyResolver, proxy_resolver.c
+ * resolves host names itself and calls proxy_worker_resolve() only for
+ * workers named by an IP address.)
  */
+apr_status_t proxy_worker_resolve(apr_pool_t *p, rl_server_t *s,
+                                  rl_proxy_worker_t *w, int unresolved_ok)
+{
+    apr_sockaddr_t *sa = NULL;
+    apr_status_t rv =
+        apr_sockaddr_info_get(&sa, w->hostname, APR_UNSPEC, w->port, 0, p);
+    int k;
+
+    for (k = 0; rv == APR_SUCCESS && sa != NULL && k < w->resolve_slot; k++) {
+        sa = sa->next;
+    }
+    if (rv != APR_SUCCESS || sa == NULL) {
+        if (!unresolved_ok && w->resolve_slot == 0) {
+            char buf[120];
+            rl_log_error(RL_LOG_EMERG, rv, s,
+                         "%s:%u: cannot resolve backend host '%s' (%s): "
+                         "fix the name, or add ProxyResolver to "
+                         "resolve it at run time",
+                         w->file, w->line, w->hostname,
+                         rv != APR_SUCCESS ? apr_strerror(rv, buf, sizeof(buf))
+                                           : "no address");
+            return rv != APR_SUCCESS ? rv : APR_EGENERAL;
+        }
+        if (w->resolve_slot == 0) {
+            rl_log_error(RL_LOG_WARNING, rv, s,
+                         "%s:%u: backend host '%s' does not resolve yet; "
+                         "it takes no traffic until the resolver finds it",
+                         w->file, w->line, w->hostname);
+        }
+        w->addr = NULL;
+        w->s->status |= RL_WORKER_UNRESOLVED;
+        proxy_worker_store_address(w, NULL, 0);
+        return APR_SUCCESS;
+    }
+    w->addr = sa;
+    w->s->status &= ~RL_WORKER_UNRESOLVED;
+    if (!proxy_worker_address_is(w, &sa->sa, (apr_uint32_t)sa->salen)) {
+        proxy_worker_store_address(w, &sa->sa, (apr_uint32_t)sa->salen);
+    }
+    return APR_SUCCESS;
+}
+
+
 apr_status_t proxy_workers_resolve(apr_pool_t *p, rl_server_t *s,
                                    int unresolved_ok)
 {
     int i;
 
     for (i = 0; workers != NULL && i < workers->nelts; i++) {
-        rl_proxy_worker_t *w = APR_ARRAY_IDX(workers, i, rl_proxy_worker_t *);
-        apr_sockaddr_t *sa = NULL;
-        apr_status_t rv =
-            apr_sockaddr_info_get(&sa, w->hostname, APR_UNSPEC, w->port, 0, p);
-        int k;
-        for (k = 0; rv == APR_SUCCESS && sa != NULL && k < w->resolve_slot;
-             k++) {
-            sa = sa->next;
-        }
-        if (rv != APR_SUCCESS || sa == NULL) {
-            char buf[120];
-            if (!unresolved_ok && w->resolve_slot == 0) {
-                rl_log_error(RL_LOG_EMERG, rv, s,
-                             "%s:%u: cannot resolve backend host '%s' (%s): "
-                             "fix the name, or add ProxyResolver to "
-                             "resolve it at run time",
-                             w->file, w->line, w->hostname,
-                             rv != APR_SUCCESS
-                                 ? apr_strerror(rv, buf, sizeof(buf))
-                                 : "no address");
-                return rv != APR_SUCCESS ? rv : APR_EGENERAL;
-            }
-            if (w->resolve_slot == 0) {
-                rl_log_error(RL_LOG_WARNING, rv, s,
-                             "%s:%u: backend host '%s' does not resolve yet; "
-                             "it takes no traffic until the resolver finds it",
-                             w->file, w->line, w->hostname);
-            }
-            w->addr = NULL;
-            w->s->status |= RL_WORKER_UNRESOLVED;
-            proxy_worker_store_address(w, NULL, 0);
-            continue;
-        }
-        w->addr = sa;
-        w->s->status &= ~RL_WORKER_UNRESOLVED;
-        if (!proxy_worker_address_is(w, &sa->sa, (apr_uint32_t)sa->salen)) {
-            proxy_worker_store_address(w, &sa->sa, (apr_uint32_t)sa->salen);
+        apr_status_t rv = proxy_worker_resolve(
+            p, s, APR_ARRAY_IDX(workers, i, rl_proxy_worker_t *),
+            unresolved_ok);
+        if (rv != APR_SUCCESS) {
+            return rv;
         }
     }
     return APR_SUCCESS;
@@ -535,7 +563,8 @@ static const char *worker_key(apr_pool_t *p, const rl_proxy_worker_t *w)
 
 
 static void carry_over(rl_proxy_worker_shared_t *to,
-                       const rl_proxy_worker_shared_t *from, int same_segment)
+                       const rl_proxy_worker_shared_t *from, int same_segment,
+                       int health_checked)
 {
     apr_uint32_t config_bits = to->status & ~RL_WORKER_RUNTIME_BITS;
 
@@ -548,10 +577,31 @@ static void carry_over(rl_proxy_worker_shared_t *to,
         to->fail_run = from->fail_run;
         to->usable_since = from->usable_since;
         /* busy is not carried: the old children decrement the old copy */
+        /* the last address too: when the name does not answer at this
+         * restart, ProxyResolver keeps using it */
+        if (!(from->addr_seq & 1) && from->addr_len > 0 &&
+            from->addr_len <= RL_WORKER_ADDR_MAX) {
+            memcpy(to->addr, from->addr, from->addr_len);
+            to->addr_len = from->addr_len;
+            to->addr_seq = 2;
+        }
     }
+    /* +C stays only while something still checks the member, or it
+     * would never come back */
     to->status = config_bits |
-                 (from->status & (RL_WORKER_IN_ERROR | RL_WORKER_HC_FAILED));
+                 (from->status & (RL_WORKER_IN_ERROR |
+                                  (health_checked ? RL_WORKER_HC_FAILED : 0)));
     /* the address (and +U) are looked up again right after this */
+}
+
+
+/* status=+E in the configuration: in error from start-up, retried after
+ * retry=, as httpd does. */
+static void configured_error_starts_now(rl_proxy_worker_t *w)
+{
+    if ((w->s->status & RL_WORKER_IN_ERROR) && w->s->error_time == 0) {
+        w->s->error_time = apr_time_now();
+    }
 }
 
 
@@ -589,10 +639,11 @@ apr_status_t proxy_workers_attach_shm(apr_pool_t *p, rl_server_t *s)
             rl_proxy_worker_t *w =
                 APR_ARRAY_IDX(workers, i, rl_proxy_worker_t *);
             rl_proxy_worker_shared_t fresh = *w->s;
-            carry_over(&fresh, &base[i], 1);
+            carry_over(&fresh, &base[i], 1, w->health_checked);
             base[i].status =
                 fresh.status | (base[i].status & RL_WORKER_UNRESOLVED);
             w->s = &base[i];
+            configured_error_starts_now(w);
         }
         rl_log_error(RL_LOG_DEBUG, 0, s,
                      "same %d backends as before: their shared state is kept",
@@ -617,11 +668,12 @@ apr_status_t proxy_workers_attach_shm(apr_pool_t *p, rl_server_t *s)
         base[i].addr_len = 0;
         for (k = 0; old != NULL && k < ret->n; k++) {
             if (strcmp(ret->keys[k], keys[i]) == 0) {
-                carry_over(&base[i], &old[k], 0);
+                carry_over(&base[i], &old[k], 0, w->health_checked);
                 break;
             }
         }
         w->s = &base[i];
+        configured_error_starts_now(w);
     }
     if (ret->pool != NULL) {
         /* unmaps the parent's view only: old children keep theirs */
@@ -703,7 +755,7 @@ rl_proxy_worker_failed(rl_proxy_worker_t *w, const char *why)
         return;
     }
     run = apr_atomic_inc32(&w->s->fail_run) + 1;
-    apr_atomic_inc32((volatile apr_uint32_t *)&w->s->errors);
+    __atomic_fetch_add(&w->s->errors, 1, __ATOMIC_RELAXED);
     if (run < (apr_uint32_t)w->passive_fails) {
         rl_log_error(RL_LOG_INFO, 0, NULL,
                      "%s%s%s failed (%s): %u of %d failure(s) in a row before "
@@ -731,8 +783,10 @@ rl_proxy_worker_succeeded(rl_proxy_worker_t *w)
 {
     apr_uint32_t old;
 
-    if (w->s->fail_run != 0) {
-        w->s->fail_run = 0;
+    /* read before writing: most exchanges succeed, and an unconditional
+     * store would bounce the cache line between children */
+    if (apr_atomic_read32(&w->s->fail_run) != 0) {
+        apr_atomic_set32(&w->s->fail_run, 0);
     }
     if (!(w->s->status & RL_WORKER_IN_ERROR)) {
         return;
