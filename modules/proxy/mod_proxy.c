@@ -438,7 +438,6 @@ static int proxy_check_config(apr_pool_t *pconf, apr_pool_t *plog,
         rl_proxy_worker_t *w = APR_ARRAY_IDX(all, i, rl_proxy_worker_t *);
         apr_sockaddr_t *sa;
         apr_status_t rv;
-        char buf[120];
         if (w->resolve_slot > 0 ||
             apr_hash_get(seen, w->hostname, APR_HASH_KEY_STRING) != NULL) {
             continue;
@@ -447,6 +446,7 @@ static int proxy_check_config(apr_pool_t *pconf, apr_pool_t *plog,
         rv = apr_sockaddr_info_get(&sa, w->hostname, APR_UNSPEC, w->port, 0,
                                    ptemp);
         if (rv != APR_SUCCESS) {
+            char buf[120];
             rl_log_error(RL_LOG_EMERG, 0, s,
                          "%s:%u: cannot resolve backend host '%s' (%s): fix "
                          "the name, or add ProxyResolver to resolve it at "
