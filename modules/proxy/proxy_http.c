@@ -1179,6 +1179,11 @@ int proxy_http_handler(rl_request_t *r)
                           worker->name,
                           (long)apr_time_sec(worker->s->error_time +
                                              worker->retry - pr->started));
+        } else if (worker->s->status & RL_WORKER_UNRESOLVED) {
+            rl_log_rerror(RL_LOG_INFO, 0, r,
+                          "backend %s has no address: its name does not "
+                          "resolve (ProxyResolver keeps asking)",
+                          worker->name);
         } else {
             rl_log_rerror(RL_LOG_INFO, 0, r,
                           "backend %s is disabled or stopped (status=)",
