@@ -18,6 +18,8 @@
  */
 #include "http_core.h"
 
+#include <pthread.h>
+
 #include <apr_lib.h>
 #include <arpa/inet.h>
 #include <errno.h>
@@ -101,11 +103,89 @@ rl_conn_open(int fd, rl_listener_t *l, apr_allocator_t *alloc)
     return c;
 }
 
+/*
+ * Buffers of an idle keep-alive connection are given back (so 10,000 idle
+ * clients cost no buffers), but not to malloc: each thread keeps a few
+ * spare IN_BUF_INITIAL-sized ones, so a keep-alive request does not pay a
+ * malloc and free (and glibc's arena trimming) for its input and output.
+ */
+#define SPARE_BUFS 4
+
+typedef struct spare_bufs_t {
+    char *b[SPARE_BUFS];
+    int n;
+} spare_bufs_t;
+
+static pthread_key_t spare_key;
+static pthread_once_t spare_once = PTHREAD_ONCE_INIT;
+
+static void spare_free(void *v)
+{
+    spare_bufs_t *sb = v;
+
+    while (sb->n > 0) {
+        free(sb->b[--sb->n]);
+    }
+    free(sb);
+}
+
+static void spare_key_make(void)
+{
+    pthread_key_create(&spare_key, spare_free);
+}
+
+static spare_bufs_t *spares(void)
+{
+    spare_bufs_t *sb;
+
+    pthread_once(&spare_once, spare_key_make);
+    sb = pthread_getspecific(spare_key);
+    if (sb == NULL) {
+        sb = calloc(1, sizeof(*sb));
+        if (sb != NULL) {
+            pthread_setspecific(spare_key, sb);
+        }
+    }
+    return sb;
+}
+
+static char *buf_get(void)
+{
+    spare_bufs_t *sb = spares();
+
+    if (sb != NULL && sb->n > 0) {
+        return sb->b[--sb->n];
+    }
+    return malloc(IN_BUF_INITIAL);
+}
+
+static void buf_release(char *b, apr_size_t cap)
+{
+    spare_bufs_t *sb;
+
+    if (b == NULL) {
+        return;
+    }
+    sb = cap == IN_BUF_INITIAL ? spares() : NULL;
+    if (sb != NULL && sb->n < SPARE_BUFS) {
+        sb->b[sb->n++] = b;
+    } else {
+        free(b);
+    }
+}
+
 static void free_in(conn_state_t *cs)
 {
-    free(cs->in);
+    buf_release(cs->in, cs->in_cap);
     cs->in = NULL;
     cs->in_cap = cs->in_start = cs->in_end = 0;
+}
+
+static void free_out(conn_state_t *cs)
+{
+    buf_release(cs->out, cs->out_cap);
+    cs->out = NULL;
+    cs->out_cap = cs->out_start = cs->out_end = 0;
 }
 
 RL_DECLARE(void) rl_conn_close(rl_conn_t *c)
@@ -117,8 +197,7 @@ RL_DECLARE(void) rl_conn_close(rl_conn_t *c)
         cs->r = NULL;
     }
     free_in(cs);
-    free(cs->out);
-    cs->out = NULL;
+    free_out(cs);
     rl_tunnel_close(cs);
     close(c->fd);
     apr_pool_destroy(c->pool);
@@ -132,7 +211,7 @@ apr_status_t rl_conn_fill(rl_conn_t *c)
     ssize_t n;
 
     if (cs->in == NULL) {
-        cs->in = malloc(IN_BUF_INITIAL);
+        cs->in = buf_get();
         if (cs->in == NULL) {
             return APR_ENOMEM;
         }
@@ -158,6 +237,8 @@ apr_status_t rl_conn_fill(rl_conn_t *c)
         n = recv(c->fd, cs->in + cs->in_end, cs->in_cap - cs->in_end, 0);
     } while (n < 0 && errno == EINTR);
     if (n > 0) {
+        /* fewer bytes than asked for: the socket is drained for now */
+        cs->drained = (apr_size_t)n < cs->in_cap - cs->in_end;
         cs->in_end += (apr_size_t)n;
         cs->last_io = apr_time_now();
         return APR_SUCCESS;
@@ -187,12 +268,14 @@ void rl_conn_out_append(rl_conn_t *c, const void *data, apr_size_t len)
             cs->out_end = used;
         }
         if (used + len > cs->out_cap) {
-            apr_size_t cap = cs->out_cap ? cs->out_cap : 8192;
+            apr_size_t cap = cs->out_cap ? cs->out_cap : IN_BUF_INITIAL;
             char *nb;
             while (cap < used + len) {
                 cap *= 2;
             }
-            nb = realloc(cs->out, cap);
+            nb = cs->out == NULL && cap == IN_BUF_INITIAL
+                     ? buf_get()
+                     : realloc(cs->out, cap);
             if (nb == NULL) {
                 c->aborted = 1;
                 return;
@@ -231,9 +314,7 @@ apr_status_t rl_conn_flush(rl_conn_t *c)
     cs->out_start = cs->out_end = 0;
     if (cs->out_cap > 64 * 1024) {
         /* a large response grew it: do not keep that for an idle client */
-        free(cs->out);
-        cs->out = NULL;
-        cs->out_cap = 0;
+        free_out(cs);
     }
     return APR_SUCCESS;
 }
@@ -696,6 +777,12 @@ static int step_read_head(rl_conn_t *c, int timed_out)
         return reject_request(c, new_request(c), 408, "timeout");
     }
     fill_limits(c->base_server, &lim);
+    if (cs->wait_first) {
+        cs->wait_first = 0;
+        free_in(cs); /* idle: an idle connection keeps no buffers */
+        free_out(cs);
+        return RL_WANT_READ;
+    }
     for (;;) {
         apr_status_t rv;
 
@@ -740,9 +827,7 @@ static int step_read_head(rl_conn_t *c, int timed_out)
                 /* idle: an idle connection keeps no buffers */
                 free_in(cs);
                 if (cs->out_start == cs->out_end) {
-                    free(cs->out);
-                    cs->out = NULL;
-                    cs->out_cap = cs->out_start = cs->out_end = 0;
+                    free_out(cs);
                 }
             }
             return RL_WANT_READ;
@@ -831,6 +916,12 @@ static int step_flush(rl_conn_t *c, int timed_out)
     cs->head_bytes = cs->in_end - cs->in_start;
     cs->head_started = apr_time_now();
     cs->scan_pos = 0;
+    /* The last read drained the socket and nothing is buffered: the next
+     * request cannot be there unless it arrived since, and then the MPM
+     * hears of it (an edge under event, poll under prefork and worker).
+     * Waiting at once saves a recv() that would say EAGAIN on nearly
+     * every keep-alive request. */
+    cs->wait_first = cs->drained && cs->head_bytes == 0 && !cs->shutdown;
     return STEP_CONTINUE;
 }
 

@@ -55,11 +55,13 @@ typedef struct conn_state_t {
     apr_size_t out_cap, out_start, out_end;
     enum conn_phase phase;
     enum conn_wait wait;
-    rl_request_t *r;         /* the request in progress, or NULL */
-    int blocking;            /* prefork/worker: waits happen inline */
-    int close_after;         /* close once the response is out */
-    int shutdown;            /* the MPM asked the connection to end */
-    int eof;                 /* the client closed its side */
+    rl_request_t *r; /* the request in progress, or NULL */
+    int blocking;    /* prefork/worker: waits happen inline */
+    int close_after; /* close once the response is out */
+    int shutdown;    /* the MPM asked the connection to end */
+    int eof;         /* the client closed its side */
+    int drained;     /* the last read got less than it asked: no more data */
+    int wait_first;  /* step_read_head waits before reading (see step_flush) */
     apr_time_t opened;       /* connection start */
     apr_time_t head_started; /* first byte of the current head */
     apr_size_t head_bytes;   /* bytes of the current head so far */

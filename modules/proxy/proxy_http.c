@@ -18,6 +18,8 @@
  */
 #include "proxy_private.h"
 
+#include <pthread.h>
+
 #include <apr_atomic.h>
 #include <apr_lib.h>
 #include <errno.h>
@@ -528,6 +530,44 @@ static int next_body_piece(rl_request_t *r, proxy_req_t *pr)
     return r->status >= 400 ? r->status : 400;
 }
 
+/*
+ * The response buffer (PROXY_BUF bytes) is kept for the thread's next
+ * request rather than freed: a malloc and free of 16 KiB per request
+ * made glibc trim and grow its arena (munmap, page faults) every few
+ * dozen requests.  One spare per thread, freed when the thread ends.
+ */
+static pthread_key_t spare_key;
+static pthread_once_t spare_once = PTHREAD_ONCE_INIT;
+
+static void spare_key_make(void)
+{
+    pthread_key_create(&spare_key, free);
+}
+
+static char *in_buffer_get(void)
+{
+    char *b;
+
+    pthread_once(&spare_once, spare_key_make);
+    b = pthread_getspecific(spare_key);
+    if (b != NULL) {
+        pthread_setspecific(spare_key, NULL);
+        return b;
+    }
+    return malloc(PROXY_BUF);
+}
+
+static void in_buffer_put(proxy_req_t *pr)
+{
+    if (pr->in != NULL && pr->in_cap == PROXY_BUF &&
+        pthread_getspecific(spare_key) == NULL) {
+        pthread_setspecific(spare_key, pr->in);
+    } else {
+        free(pr->in);
+    }
+    pr->in = NULL;
+}
+
 /* Reads from the backend into pr->in.  APR_SUCCESS, APR_EAGAIN, APR_EOF
  * or an error. */
 static apr_status_t backend_read(proxy_req_t *pr)
@@ -536,7 +576,7 @@ static apr_status_t backend_read(proxy_req_t *pr)
 
     if (pr->in == NULL) {
         pr->in_cap = PROXY_BUF;
-        pr->in = malloc(pr->in_cap);
+        pr->in = in_buffer_get();
         if (pr->in == NULL) {
             return APR_ENOMEM;
         }
@@ -759,8 +799,7 @@ static void finish_exchange(rl_request_t *r, proxy_req_t *pr, int ok)
         }
         pr->bc = NULL;
     }
-    free(pr->in);
-    pr->in = NULL;
+    in_buffer_put(pr);
     finish_exchange_notes(r, pr);
     if (ok) {
         /* a post_request hook may judge the answer a failure
@@ -785,8 +824,7 @@ static apr_status_t proxy_req_cleanup(void *v)
         proxy_conn_close(pr->bc);
         pr->bc = NULL;
     }
-    free(pr->in);
-    pr->in = NULL;
+    in_buffer_put(pr);
     return APR_SUCCESS;
 }
 

@@ -46,7 +46,8 @@ typedef struct ev_loop_t ev_loop_t;
 typedef struct ev_watch_t {
     enum ev_kind kind;
     ev_conn_t *owner;
-    int fd; /* registered in this loop's epoll, or -1 */
+    int fd;    /* registered in this loop's epoll, or -1 */
+    int armed; /* its one-shot wait has not fired yet */
 } ev_watch_t;
 
 struct ev_conn_t {
@@ -105,7 +106,9 @@ static void ev_unlink(ev_loop_t *lp, ev_conn_t *ev)
 
 /* Arms a one-shot wait on the descriptor the handler watches.  One-shot:
  * once it fires it stays registered but silent, so a backend connection
- * parked in a pool (or taken by another connection) never wakes us. */
+ * parked in a pool (or taken by another connection) never wakes us, and
+ * the next request on it re-arms it with one EPOLL_CTL_MOD (the ADD is
+ * for a descriptor this loop has not seen yet). */
 static void ev_arm_watch(ev_loop_t *lp, ev_conn_t *ev)
 {
     struct epoll_event e;
@@ -121,6 +124,7 @@ static void ev_arm_watch(ev_loop_t *lp, ev_conn_t *ev)
     e.events = (events & RL_WANT_READ ? EPOLLIN | EPOLLRDHUP : 0) |
                (events & RL_WANT_WRITE ? EPOLLOUT : 0) | EPOLLONESHOT;
     e.data.ptr = &ev->watch;
+    ev->watch.armed = 1;
     if (epoll_ctl(lp->epfd, EPOLL_CTL_MOD, fd, &e) != 0 &&
         epoll_ctl(lp->epfd, EPOLL_CTL_ADD, fd, &e) != 0) {
         rl_log_error(RL_LOG_ERR, APR_FROM_OS_ERROR(errno), NULL,
@@ -129,15 +133,20 @@ static void ev_arm_watch(ev_loop_t *lp, ev_conn_t *ev)
 }
 
 /* rl_request_unwatch(): the handler keeps the descriptor beyond its
- * request (a pooled backend connection): remove it from this loop while
- * it is still open, so it can never wake a connection that is gone. */
+ * request (a pooled backend connection).  A wait that already fired is
+ * silent (one-shot) and stays registered for the next request on that
+ * descriptor; one still armed is removed, so it can never wake a
+ * connection that is gone. */
 static void ev_unwatch(void *ctx, int fd)
 {
     ev_conn_t *ev = ctx;
 
-    epoll_ctl(ev->loop->epfd, EPOLL_CTL_DEL, fd, NULL);
+    if (ev->watch.fd != fd || ev->watch.armed) {
+        epoll_ctl(ev->loop->epfd, EPOLL_CTL_DEL, fd, NULL);
+    }
     if (ev->watch.fd == fd) {
         ev->watch.fd = -1;
+        ev->watch.armed = 0;
     }
 }
 
@@ -428,7 +437,9 @@ static void *ev_thread(void *arg)
             } else if (kind == EV_WAKE) {
                 ev_take_back(lp);
             } else if (kind == EV_WATCH) {
-                ev_conn_t *ev = ((ev_watch_t *)events[i].data.ptr)->owner;
+                ev_watch_t *w = events[i].data.ptr;
+                ev_conn_t *ev = w->owner;
+                w->armed = 0; /* one-shot: fired, silent until re-armed */
                 if (ev->want == RL_WANT_OTHER) {
                     ev_drive(lp, ev, 0);
                 }
