@@ -80,6 +80,26 @@ typedef void (*rl_unwatch_fn)(void *ctx, int fd);
  */
 RL_DECLARE(void) rl_conn_set_unwatch(rl_conn_t *c, rl_unwatch_fn fn, void *ctx);
 
+/** How an MPM drops what it knows of a descriptor about to be closed. */
+typedef void (*rl_forget_fn)(int fd);
+
+/**
+ * An MPM that keeps watched descriptors registered between watches (the
+ * event MPM: one registration per backend connection for its lifetime,
+ * not one system call per request) gives the function that forgets one.
+ * @since API 20261128.0
+ */
+RL_DECLARE(void) rl_mpm_set_forget(rl_forget_fn fn);
+
+/**
+ * A module closes a descriptor it ever passed to rl_request_watch()
+ * (a backend connection) through this, on the thread that watched it, so
+ * that the MPM does not take a later descriptor with the same number for
+ * the registered one.
+ * @since API 20261128.0
+ */
+RL_DECLARE(void) rl_watched_close(int fd);
+
 /**
  * Wraps an accepted descriptor in a connection (own pool from `alloc`)
  * and runs pre_connection.

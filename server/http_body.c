@@ -9,6 +9,8 @@
  */
 #include "http_core.h"
 
+#include <unistd.h>
+
 RL_LOG_USE_MODULE(core);
 
 /* Takes body bytes already in the input buffer. */
@@ -169,6 +171,24 @@ RL_DECLARE(void) rl_request_unwatch(rl_request_t *r, int fd)
     }
 }
 
+
+static rl_forget_fn mpm_forget;
+
+RL_DECLARE(void) rl_mpm_set_forget(rl_forget_fn fn)
+{
+    mpm_forget = fn;
+}
+
+RL_DECLARE(void) rl_watched_close(int fd)
+{
+    if (fd < 0) {
+        return;
+    }
+    if (mpm_forget != NULL) {
+        mpm_forget(fd);
+    }
+    close(fd);
+}
 
 RL_DECLARE(void) rl_conn_set_unwatch(rl_conn_t *c, rl_unwatch_fn fn, void *ctx)
 {

@@ -25,7 +25,7 @@ rl_request_tunnel(rl_request_t *r, int fd, const char *pending, apr_size_t n,
 
     if (t == NULL || n > sizeof(t->o2c)) {
         free(t);
-        close(fd);
+        rl_watched_close(fd);
         return 500;
     }
     t->fd = fd;
@@ -53,7 +53,7 @@ rl_request_tunnel(rl_request_t *r, int fd, const char *pending, apr_size_t n,
 void rl_tunnel_close(conn_state_t *cs)
 {
     if (cs->tunnel != NULL) {
-        close(cs->tunnel->fd);
+        rl_watched_close(cs->tunnel->fd); /* a backend the proxy watched */
         free(cs->tunnel);
         cs->tunnel = NULL;
     }

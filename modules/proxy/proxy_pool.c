@@ -37,7 +37,7 @@ void proxy_conn_close(proxy_conn_t *bc)
     if (bc->worker->index >= 0 && bc->worker->index < POOL_MAX_WORKERS) {
         apr_atomic_dec32(&open_count[bc->worker->index]);
     }
-    close(bc->fd);
+    rl_watched_close(bc->fd); /* the MPM forgets it, then it is closed */
     free(bc);
 }
 

@@ -16,6 +16,8 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdlib.h>
+#include <string.h>
 #include <apr_thread_mutex.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -28,7 +30,7 @@ RL_LOG_USE_MODULE(mpm_event);
 #define EV_ACCEPT_BATCH 64
 #define EV_TICK_MS 250
 
-enum ev_kind { EV_LISTENER = 1, EV_CONN, EV_WATCH, EV_WAKE };
+enum ev_kind { EV_LISTENER = 1, EV_CONN, EV_WAKE };
 
 /* Threads per child that run handlers declared blocking
  * (rl_handler_declare_blocking), so that they never stall a loop. */
@@ -42,12 +44,9 @@ typedef struct ev_listener_t {
 typedef struct ev_conn_t ev_conn_t;
 typedef struct ev_loop_t ev_loop_t;
 
-/* A descriptor a suspended handler waits on (a backend socket). */
+/* The descriptor a suspended handler waits on (a backend socket). */
 typedef struct ev_watch_t {
-    enum ev_kind kind;
-    ev_conn_t *owner;
-    int fd;    /* registered in this loop's epoll, or -1 */
-    int armed; /* its one-shot wait has not fired yet */
+    int fd; /* its slot names this connection as the owner, or -1 */
 } ev_watch_t;
 
 struct ev_conn_t {
@@ -61,8 +60,28 @@ struct ev_conn_t {
     struct ev_conn_t *prev, *next;
 };
 
+/*
+ * A watched descriptor (a backend socket) stays registered in the loop's
+ * epoll, edge-triggered, from its first watch until it is closed
+ * (rl_watched_close): watching it again for the next request is a store
+ * in this table, not a system call.  Its epoll entry carries the
+ * descriptor number (tagged), not a pointer, so the table may grow.
+ * Edges that come while nobody waits on it (a pooled connection) are
+ * dropped: the data or EOF stays in the socket, and the pool's liveness
+ * check finds it before the connection is used again.
+ */
+typedef struct ev_slot_t {
+    ev_conn_t *owner; /* the connection waiting on it, or NULL */
+    int events;       /* RL_WANT_READ / RL_WANT_WRITE */
+    int registered;   /* in this loop's epoll */
+} ev_slot_t;
+
+#define EV_FD_TAG (1ULL << 63) /* epoll data: a descriptor, not a pointer */
+
 struct ev_loop_t {
     int epfd;
+    ev_slot_t *slots; /* by descriptor number */
+    int nslots;
     int slot;
     int listening;
     int nconns;
@@ -90,6 +109,40 @@ static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
 static volatile apr_uint32_t accepted_total;
 static volatile apr_uint32_t conns_open;
 
+/* The loop of this thread, for rl_watched_close(). */
+static __thread ev_loop_t *this_loop;
+
+static ev_slot_t *ev_slot(ev_loop_t *lp, int fd)
+{
+    if (fd >= lp->nslots) {
+        int n = lp->nslots ? lp->nslots : 256;
+        ev_slot_t *ns;
+        while (n <= fd) {
+            n *= 2;
+        }
+        ns = realloc(lp->slots, sizeof(*ns) * (size_t)n);
+        if (ns == NULL) {
+            return NULL;
+        }
+        memset(ns + lp->nslots, 0, sizeof(*ns) * (size_t)(n - lp->nslots));
+        lp->slots = ns;
+        lp->nslots = n;
+    }
+    return &lp->slots[fd];
+}
+
+/* rl_watched_close(): the descriptor is about to be closed (which takes it
+ * out of epoll): its number may come back as another socket. */
+static void ev_forget(int fd)
+{
+    ev_loop_t *lp = this_loop;
+
+    if (lp != NULL && fd >= 0 && fd < lp->nslots) {
+        lp->slots[fd].owner = NULL;
+        lp->slots[fd].registered = 0;
+    }
+}
+
 static void ev_unlink(ev_loop_t *lp, ev_conn_t *ev)
 {
     if (ev->prev) {
@@ -104,49 +157,48 @@ static void ev_unlink(ev_loop_t *lp, ev_conn_t *ev)
     apr_atomic_dec32(&conns_open);
 }
 
-/* Arms a one-shot wait on the descriptor the handler watches.  One-shot:
- * once it fires it stays registered but silent, so a backend connection
- * parked in a pool (or taken by another connection) never wakes us, and
- * the next request on it re-arms it with one EPOLL_CTL_MOD (the ADD is
- * for a descriptor this loop has not seen yet). */
+/* Waits on the descriptor the handler watches: registers it the first
+ * time (edge-triggered, for good), then only notes who waits for what. */
 static void ev_arm_watch(ev_loop_t *lp, ev_conn_t *ev)
 {
     struct epoll_event e;
+    ev_slot_t *slot;
     int fd, events;
 
     rl_conn_watched(ev->c, &fd, &events);
-    if (fd < 0 || events == 0) {
+    if (fd < 0 || events == 0 || (slot = ev_slot(lp, fd)) == NULL) {
         return;
     }
-    ev->watch.kind = EV_WATCH;
-    ev->watch.owner = ev;
     ev->watch.fd = fd;
-    e.events = (events & RL_WANT_READ ? EPOLLIN | EPOLLRDHUP : 0) |
-               (events & RL_WANT_WRITE ? EPOLLOUT : 0) | EPOLLONESHOT;
-    e.data.ptr = &ev->watch;
-    ev->watch.armed = 1;
-    if (epoll_ctl(lp->epfd, EPOLL_CTL_MOD, fd, &e) != 0 &&
-        epoll_ctl(lp->epfd, EPOLL_CTL_ADD, fd, &e) != 0) {
+    slot->owner = ev;
+    slot->events = events;
+    if (slot->registered) {
+        return;
+    }
+    e.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+    e.data.u64 = EV_FD_TAG | (uint64_t)(unsigned)fd;
+    if (epoll_ctl(lp->epfd, EPOLL_CTL_ADD, fd, &e) != 0 &&
+        (errno != EEXIST || epoll_ctl(lp->epfd, EPOLL_CTL_MOD, fd, &e) != 0)) {
         rl_log_error(RL_LOG_ERR, APR_FROM_OS_ERROR(errno), NULL,
                      "cannot watch descriptor %d", fd);
+        return;
     }
+    slot->registered = 1;
 }
 
 /* rl_request_unwatch(): the handler keeps the descriptor beyond its
- * request (a pooled backend connection).  A wait that already fired is
- * silent (one-shot) and stays registered for the next request on that
- * descriptor; one still armed is removed, so it can never wake a
- * connection that is gone. */
+ * request (a pooled backend connection): nobody waits on it any more (it
+ * stays registered, see ev_slot_t). */
 static void ev_unwatch(void *ctx, int fd)
 {
     ev_conn_t *ev = ctx;
+    ev_loop_t *lp = ev->loop;
 
-    if (ev->watch.fd != fd || ev->watch.armed) {
-        epoll_ctl(ev->loop->epfd, EPOLL_CTL_DEL, fd, NULL);
+    if (fd >= 0 && fd < lp->nslots && lp->slots[fd].owner == ev) {
+        lp->slots[fd].owner = NULL;
     }
     if (ev->watch.fd == fd) {
         ev->watch.fd = -1;
-        ev->watch.armed = 0;
     }
 }
 
@@ -262,6 +314,10 @@ static void ev_settle(ev_loop_t *lp, ev_conn_t *ev, int want,
          * backend) and must find it marked closed, not reused memory. */
         ev_unlink(lp, ev);
         ev->want = RL_WANT_CLOSE;
+        if (ev->watch.fd >= 0 && ev->watch.fd < lp->nslots &&
+            lp->slots[ev->watch.fd].owner == ev) {
+            lp->slots[ev->watch.fd].owner = NULL; /* it is going away */
+        }
         ev->next = lp->graveyard;
         lp->graveyard = ev;
         return;
@@ -324,6 +380,11 @@ static void ev_accept(ev_loop_t *lp, rl_listener_t *l)
         ev->c = c;
         ev->loop = lp;
         ev->watch.fd = -1;
+        if (fd < lp->nslots) {
+            /* the number of a socket closed behind the MPM's back */
+            lp->slots[fd].owner = NULL;
+            lp->slots[fd].registered = 0;
+        }
         rl_conn_set_unwatch(c, ev_unwatch, ev);
         if (rl_handler_blocking_count() > 0) {
             rl_conn_set_offload(c, ev_offload, ev);
@@ -406,6 +467,7 @@ static void *ev_thread(void *arg)
     /* signals go to the main thread only */
     sigfillset(&set);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
+    this_loop = lp;
     ev_listen(lp, 1);
     for (;;) {
         apr_time_t now;
@@ -429,20 +491,29 @@ static void *ev_thread(void *arg)
         }
         n = epoll_wait(lp->epfd, events, EV_BATCH, wait_ms);
         for (i = 0; i < n; i++) {
-            enum ev_kind kind = *(enum ev_kind *)events[i].data.ptr;
+            enum ev_kind kind;
+            if (events[i].data.u64 & EV_FD_TAG) {
+                /* a watched descriptor: wake whoever waits on it for this */
+                int fd = (int)(events[i].data.u64 & 0x7fffffffu);
+                uint32_t e = events[i].events;
+                ev_slot_t *slot = fd < lp->nslots ? &lp->slots[fd] : NULL;
+                ev_conn_t *ev = slot ? slot->owner : NULL;
+                if (ev != NULL && ev->want == RL_WANT_OTHER &&
+                    ((e & (EPOLLERR | EPOLLHUP)) ||
+                     ((slot->events & RL_WANT_READ) &&
+                      (e & (EPOLLIN | EPOLLRDHUP))) ||
+                     ((slot->events & RL_WANT_WRITE) && (e & EPOLLOUT)))) {
+                    ev_drive(lp, ev, 0);
+                }
+                continue;
+            }
+            kind = *(enum ev_kind *)events[i].data.ptr;
             if (kind == EV_LISTENER) {
                 if (!stopping) {
                     ev_accept(lp, ((ev_listener_t *)events[i].data.ptr)->l);
                 }
             } else if (kind == EV_WAKE) {
                 ev_take_back(lp);
-            } else if (kind == EV_WATCH) {
-                ev_watch_t *w = events[i].data.ptr;
-                ev_conn_t *ev = w->owner;
-                w->armed = 0; /* one-shot: fired, silent until re-armed */
-                if (ev->want == RL_WANT_OTHER) {
-                    ev_drive(lp, ev, 0);
-                }
             } else {
                 ev_conn_t *ev = events[i].data.ptr;
                 uint32_t e = events[i].events;
@@ -486,6 +557,7 @@ static void event_child_main(apr_pool_t *pchild, int slot)
     ev_loop_t *loops = apr_pcalloc(pchild, sizeof(*loops) * nthreads);
     rl_listener_t *l;
 
+    rl_mpm_set_forget(ev_forget);
     for (l = rl_listeners(); l != NULL; l = l->next) {
         nls++;
     }
@@ -542,6 +614,7 @@ static void event_child_main(apr_pool_t *pchild, int slot)
     for (i = 0; i < nthreads; i++) {
         pthread_join(loops[i].tid, NULL);
         close(loops[i].epfd);
+        free(loops[i].slots);
         apr_allocator_destroy(loops[i].alloc);
     }
 }
