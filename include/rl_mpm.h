@@ -83,13 +83,33 @@ RL_DECLARE(void) rl_conn_set_unwatch(rl_conn_t *c, rl_unwatch_fn fn, void *ctx);
 /** How an MPM drops what it knows of a descriptor about to be closed. */
 typedef void (*rl_forget_fn)(int fd);
 
+/** Called on the watching thread when a parked descriptor stirs. */
+typedef void (*rl_park_fn)(void *ctx);
+
+/** How an MPM parks a descriptor (see rl_watch_park()); 1 when it will
+ *  report, 0 when it cannot. */
+typedef int (*rl_mpm_park_fn)(int fd, rl_park_fn fn, void *ctx);
+
 /**
  * An MPM that keeps watched descriptors registered between watches (the
  * event MPM: one registration per backend connection for its lifetime,
- * not one system call per request) gives the function that forgets one.
+ * not one system call per request) gives the functions that forget one
+ * and that park one.
  * @since API 20261128.0
  */
-RL_DECLARE(void) rl_mpm_set_forget(rl_forget_fn fn);
+RL_DECLARE(void) rl_mpm_set_forget(rl_forget_fn forget, rl_mpm_park_fn park);
+
+/**
+ * A descriptor a module keeps idle (a pooled backend connection) after
+ * watching it: `fn(ctx)` runs once, on this thread, when data, EOF or an
+ * error arrives on it, so the module can drop the connection before
+ * reusing it.  Taking it up again (fn NULL, or rl_request_watch()) or
+ * closing it (rl_watched_close()) cancels that.
+ * @return 1 when the MPM will report, 0 when it cannot (prefork, worker,
+ *         or a descriptor never watched): then check before reuse
+ * @since API 20261128.0
+ */
+RL_DECLARE(int) rl_watch_park(int fd, rl_park_fn fn, void *ctx);
 
 /**
  * A module closes a descriptor it ever passed to rl_request_watch()

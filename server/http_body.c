@@ -173,10 +173,17 @@ RL_DECLARE(void) rl_request_unwatch(rl_request_t *r, int fd)
 
 
 static rl_forget_fn mpm_forget;
+static rl_mpm_park_fn mpm_park;
 
-RL_DECLARE(void) rl_mpm_set_forget(rl_forget_fn fn)
+RL_DECLARE(void) rl_mpm_set_forget(rl_forget_fn forget, rl_mpm_park_fn park)
 {
-    mpm_forget = fn;
+    mpm_forget = forget;
+    mpm_park = park;
+}
+
+RL_DECLARE(int) rl_watch_park(int fd, rl_park_fn fn, void *ctx)
+{
+    return mpm_park != NULL ? mpm_park(fd, fn, ctx) : 0;
 }
 
 RL_DECLARE(void) rl_watched_close(int fd)

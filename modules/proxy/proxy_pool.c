@@ -53,6 +53,13 @@ int proxy_conn_detach(proxy_conn_t *bc)
 }
 
 
+/* The MPM says a pooled connection received something (stray bytes, or
+ * the backend closed it): it is not used again. */
+static void pool_stirred(void *ctx)
+{
+    ((proxy_conn_t *)ctx)->stirred = 1;
+}
+
 proxy_conn_t *proxy_pool_get(rl_proxy_worker_t *w)
 {
     apr_time_t now = apr_time_now();
@@ -64,11 +71,19 @@ proxy_conn_t *proxy_pool_get(rl_proxy_worker_t *w)
     while ((bc = idle_lists[w->index]) != NULL) {
         idle_lists[w->index] = bc->next;
         bc->next = NULL;
+        /* Parked with the MPM (event), a connection that received data or
+         * EOF while idle was flagged as it happened; otherwise one peek
+         * finds out (a stray byte would be read as the next response). */
         if ((w->ttl > 0 && now - bc->idle_since > w->ttl) ||
-            bc->addr_seq != w->s->addr_seq || !still_alive(bc->fd)) {
+            bc->addr_seq != w->s->addr_seq ||
+            (bc->parked ? bc->stirred : !still_alive(bc->fd))) {
             /* expired, the name now resolves elsewhere, or closed */
             proxy_conn_close(bc);
             continue;
+        }
+        if (bc->parked) {
+            rl_watch_park(bc->fd, NULL, NULL); /* in use again */
+            bc->parked = 0;
         }
         return bc;
     }
@@ -91,6 +106,8 @@ void proxy_pool_put(proxy_conn_t *bc)
         }
     }
     bc->idle_since = apr_time_now();
+    bc->stirred = 0;
+    bc->parked = rl_watch_park(bc->fd, pool_stirred, bc);
     bc->next = idle_lists[w->index];
     idle_lists[w->index] = bc;
 }

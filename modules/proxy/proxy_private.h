@@ -73,6 +73,8 @@ typedef struct proxy_conn_t {
     apr_time_t created;
     unsigned requests;     /* requests sent on it */
     apr_uint32_t addr_seq; /* the worker's address when it was opened */
+    int parked;            /* the MPM reports it stirring while pooled */
+    int stirred;           /* it did: data or EOF while idle */
     struct proxy_conn_t *next;
 } proxy_conn_t;
 

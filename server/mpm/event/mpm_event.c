@@ -74,6 +74,11 @@ typedef struct ev_slot_t {
     ev_conn_t *owner; /* the connection waiting on it, or NULL */
     int events;       /* RL_WANT_READ / RL_WANT_WRITE */
     int registered;   /* in this loop's epoll */
+    int missed;       /* an edge came while its owner was busy elsewhere */
+    int missed_in;    /* ... and it was data, EOF or an error */
+    int peer_closed;  /* an event said EOF or error: never idle again */
+    rl_park_fn park;  /* parked (pooled): told when it stirs */
+    void *park_ctx;
 } ev_slot_t;
 
 #define EV_FD_TAG (1ULL << 63) /* epoll data: a descriptor, not a pointer */
@@ -138,9 +143,36 @@ static void ev_forget(int fd)
     ev_loop_t *lp = this_loop;
 
     if (lp != NULL && fd >= 0 && fd < lp->nslots) {
-        lp->slots[fd].owner = NULL;
-        lp->slots[fd].registered = 0;
+        memset(&lp->slots[fd], 0, sizeof(lp->slots[fd]));
     }
+}
+
+/* rl_watch_park(): an idle (pooled) descriptor; `fn` hears of the first
+ * data, EOF or error on it, on this loop. */
+static int ev_park(int fd, rl_park_fn fn, void *ctx)
+{
+    ev_loop_t *lp = this_loop;
+    ev_slot_t *slot;
+
+    if (lp == NULL || fd < 0 || fd >= lp->nslots ||
+        !(slot = &lp->slots[fd])->registered) {
+        return 0; /* not registered here: the caller checks on reuse */
+    }
+    if (fn == NULL) {
+        slot->park = NULL; /* taken up again */
+        return 1;
+    }
+    slot->owner = NULL;
+    if (slot->missed_in || slot->peer_closed) {
+        /* it stirred while its last owner was busy: tell at once */
+        slot->missed = slot->missed_in = 0;
+        slot->park = NULL;
+        fn(ctx);
+        return 1;
+    }
+    slot->park = fn;
+    slot->park_ctx = ctx;
+    return 1;
 }
 
 static void ev_unlink(ev_loop_t *lp, ev_conn_t *ev)
@@ -172,12 +204,17 @@ static void ev_arm_watch(ev_loop_t *lp, ev_conn_t *ev)
     ev->watch.fd = fd;
     slot->owner = ev;
     slot->events = events;
-    if (slot->registered) {
+    slot->park = NULL;
+    if (slot->registered && !slot->missed) {
         return;
     }
+    slot->missed = slot->missed_in = 0;
     e.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
     e.data.u64 = EV_FD_TAG | (uint64_t)(unsigned)fd;
-    if (epoll_ctl(lp->epfd, EPOLL_CTL_ADD, fd, &e) != 0 &&
+    /* ADD the first time; MOD after a missed edge makes epoll look at the
+     * descriptor's state again and report it if it is ready */
+    if (epoll_ctl(lp->epfd, slot->registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD,
+                  fd, &e) != 0 &&
         (errno != EEXIST || epoll_ctl(lp->epfd, EPOLL_CTL_MOD, fd, &e) != 0)) {
         rl_log_error(RL_LOG_ERR, APR_FROM_OS_ERROR(errno), NULL,
                      "cannot watch descriptor %d", fd);
@@ -498,12 +535,33 @@ static void *ev_thread(void *arg)
                 uint32_t e = events[i].events;
                 ev_slot_t *slot = fd < lp->nslots ? &lp->slots[fd] : NULL;
                 ev_conn_t *ev = slot ? slot->owner : NULL;
-                if (ev != NULL && ev->want == RL_WANT_OTHER &&
+                if (slot == NULL || !slot->registered) {
+                    continue; /* closed since (rl_watched_close) */
+                }
+                if (e & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+                    slot->peer_closed = 1;
+                }
+                if (ev == NULL) {
+                    if (slot->park != NULL &&
+                        (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
+                        rl_park_fn fn = slot->park;
+                        slot->park = NULL;
+                        fn(slot->park_ctx); /* a pooled one stirred */
+                    }
+                    continue;
+                }
+                if (ev->want == RL_WANT_OTHER &&
                     ((e & (EPOLLERR | EPOLLHUP)) ||
                      ((slot->events & RL_WANT_READ) &&
                       (e & (EPOLLIN | EPOLLRDHUP))) ||
                      ((slot->events & RL_WANT_WRITE) && (e & EPOLLOUT)))) {
                     ev_drive(lp, ev, 0);
+                } else {
+                    /* edge-triggered: an edge nobody took now will not come
+                     * again; the next watch asks epoll afresh */
+                    slot->missed = 1;
+                    slot->missed_in |=
+                        (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
                 }
                 continue;
             }
@@ -557,7 +615,7 @@ static void event_child_main(apr_pool_t *pchild, int slot)
     ev_loop_t *loops = apr_pcalloc(pchild, sizeof(*loops) * nthreads);
     rl_listener_t *l;
 
-    rl_mpm_set_forget(ev_forget);
+    rl_mpm_set_forget(ev_forget, ev_park);
     for (l = rl_listeners(); l != NULL; l = l->next) {
         nls++;
     }
