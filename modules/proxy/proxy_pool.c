@@ -53,11 +53,15 @@ int proxy_conn_detach(proxy_conn_t *bc)
 }
 
 
-/* The MPM says a pooled connection received something (stray bytes, or
- * the backend closed it): it is not used again. */
+/* The MPM saw an event on a pooled connection: stray bytes, the backend
+ * closing it, or only the late edge of the response already read (a
+ * request driven by its client socket may read its backend before that
+ * backend's own event is handled).  One peek tells them apart. */
 static void pool_stirred(void *ctx)
 {
-    ((proxy_conn_t *)ctx)->stirred = 1;
+    proxy_conn_t *bc = ctx;
+
+    bc->stirred = !still_alive(bc->fd);
 }
 
 proxy_conn_t *proxy_pool_get(rl_proxy_worker_t *w)
