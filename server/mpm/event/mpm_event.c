@@ -77,7 +77,12 @@ typedef struct ev_slot_t {
     int missed;       /* an edge came while its owner was busy elsewhere */
     int missed_in;    /* ... and it was data, EOF or an error */
     int peer_closed;  /* an event said EOF or error: never idle again */
-    rl_park_fn park;  /* parked (pooled): told when it stirs */
+    int trusted;      /* parked since its last watch: surely still the same
+                         socket (a module closes watched descriptors with
+                         rl_watched_close(); one that calls close() itself is
+                         caught when another connection watches the number) */
+    ev_conn_t *last_owner;
+    rl_park_fn park; /* parked (pooled): told when it stirs */
     void *park_ctx;
 } ev_slot_t;
 
@@ -158,6 +163,7 @@ static int ev_park(int fd, rl_park_fn fn, void *ctx)
         !(slot = &lp->slots[fd])->registered) {
         return 0; /* not registered here: the caller checks on reuse */
     }
+    slot->trusted = 1;
     if (fn == NULL) {
         slot->park = NULL; /* taken up again */
         return 1;
@@ -205,9 +211,13 @@ static void ev_arm_watch(ev_loop_t *lp, ev_conn_t *ev)
     slot->owner = ev;
     slot->events = events;
     slot->park = NULL;
-    if (slot->registered && !slot->missed) {
+    if (slot->registered && !slot->missed &&
+        (slot->trusted || slot->last_owner == ev)) {
+        slot->trusted = 0;
         return;
     }
+    slot->trusted = 0;
+    slot->last_owner = ev;
     slot->missed = slot->missed_in = 0;
     e.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
     e.data.u64 = EV_FD_TAG | (uint64_t)(unsigned)fd;
@@ -215,7 +225,12 @@ static void ev_arm_watch(ev_loop_t *lp, ev_conn_t *ev)
      * descriptor's state again and report it if it is ready */
     if (epoll_ctl(lp->epfd, slot->registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD,
                   fd, &e) != 0 &&
-        (errno != EEXIST || epoll_ctl(lp->epfd, EPOLL_CTL_MOD, fd, &e) != 0)) {
+        /* a socket closed behind our back and its number reused, or one
+         * registered already: the other operation */
+        (!((errno == ENOENT &&
+            epoll_ctl(lp->epfd, EPOLL_CTL_ADD, fd, &e) == 0) ||
+           (errno == EEXIST &&
+            epoll_ctl(lp->epfd, EPOLL_CTL_MOD, fd, &e) == 0)))) {
         rl_log_error(RL_LOG_ERR, APR_FROM_OS_ERROR(errno), NULL,
                      "cannot watch descriptor %d", fd);
         return;
