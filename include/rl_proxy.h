@@ -312,9 +312,10 @@ rl_proxy_worker_succeeded(rl_proxy_worker_t *w);
  * a compare-and-swap, starts its slow start when it comes back into
  * service, and runs proxy_member_state_changed when they changed.  The
  * caller logs the transition (it knows why).  Used by mod_healthcheck,
- * the DNS resolver and managers.
+ * the DNS resolver, managers and mod_proxy's passive checks.
+ * @return the bits before the change
  */
-RL_PROXY_DECLARE(void)
+RL_PROXY_DECLARE(apr_uint32_t)
 rl_proxy_worker_set_status(rl_proxy_worker_t *w, apr_uint32_t set,
                            apr_uint32_t clear, const char *reason,
                            const char *detail);
@@ -330,6 +331,11 @@ rl_proxy_worker_set_status(rl_proxy_worker_t *w, apr_uint32_t set,
  * (the RL_PROXY_NOTE_TRIED format, or NULL) count as out.
  * @return how many (0: none)
  */
+/** True when `tried` (the RL_PROXY_NOTE_TRIED note, or NULL) lists w:
+ *  this request already failed on it. */
+RL_PROXY_DECLARE(int)
+rl_proxy_worker_tried(const char *tried, const rl_proxy_worker_t *w);
+
 RL_PROXY_DECLARE(int)
 rl_proxy_balancer_candidates(rl_proxy_balancer_t *b, apr_time_t now,
                              const char *skip, rl_proxy_candidate_t *c);

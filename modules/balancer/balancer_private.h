@@ -10,6 +10,9 @@
 
 extern RL_DECLARE_DATA rl_module_t balancer_module;
 
+/* mod_balancer.c: the value of a request cookie, or NULL */
+const char *balancer_cookie(rl_request_t *r, const char *name);
+
 /* lbmethods.c: registers the bundled methods as providers */
 void balancer_register_lbmethods(apr_pool_t *p);
 

@@ -245,19 +245,7 @@ static rl_proxy_worker_t *hash_pick(rl_proxy_balancer_t *b, rl_request_t *r,
     if (spec != NULL && strncasecmp(spec, "header:", 7) == 0) {
         key = apr_table_get(r->headers_in, spec + 7);
     } else if (spec != NULL && strncasecmp(spec, "cookie:", 7) == 0) {
-        const char *ck = apr_table_get(r->headers_in, "Cookie");
-        apr_size_t len = strlen(spec + 7);
-        while (ck != NULL && *ck) {
-            while (*ck == ' ' || *ck == ';') {
-                ck++;
-            }
-            if (strncmp(ck, spec + 7, len) == 0 && ck[len] == '=') {
-                key = apr_pstrndup(r->pool, ck + len + 1,
-                                   strcspn(ck + len + 1, ";"));
-                break;
-            }
-            ck = strchr(ck, ';');
-        }
+        key = balancer_cookie(r, spec + 7);
     }
     if (key == NULL) {
         key = r->uri;

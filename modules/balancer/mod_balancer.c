@@ -364,8 +364,9 @@ static int balancer_pre_request(rl_request_t *r, const char *target,
 
 
 /* proxy_pick_member, default: the lbmethod, then hot standbys. */
-/* The value of cookie `name` in r, or NULL. */
-static const char *cookie_value(rl_request_t *r, const char *name)
+/* The value of cookie `name` in r, or NULL (sticky sessions and
+ * lbmethod=hash with hashkey=cookie:name). */
+const char *balancer_cookie(rl_request_t *r, const char *name)
 {
     const char *c = apr_table_get(r->headers_in, "Cookie");
     apr_size_t n = strlen(name);
@@ -409,19 +410,6 @@ static const char *param_value(rl_request_t *r, const char *name)
  * unless nofailover=On: then *broken is set and the request gets a 503
  * (for backends that cannot take over each other's sessions).
  */
-static int already_tried(rl_request_t *r, const rl_proxy_worker_t *w)
-{
-    const char *tried = apr_table_get(r->notes, RL_PROXY_NOTE_TRIED);
-    char key[16];
-
-    if (tried == NULL) {
-        return 0;
-    }
-    apr_snprintf(key, sizeof(key), ",%d,", w->index);
-    return strstr(tried, key) != NULL;
-}
-
-
 static rl_proxy_worker_t *sticky_member(rl_proxy_balancer_t *b, rl_request_t *r,
                                         int *broken)
 {
@@ -435,7 +423,7 @@ static rl_proxy_worker_t *sticky_member(rl_proxy_balancer_t *b, rl_request_t *r,
     }
     v = param_value(r, b->sticky_param);
     if (v == NULL) {
-        v = cookie_value(r, b->sticky_cookie);
+        v = balancer_cookie(r, b->sticky_cookie);
     }
     if (v == NULL || (route = strchr(v, b->sticky_sep)) == NULL) {
         return NULL;
@@ -448,7 +436,9 @@ static rl_proxy_worker_t *sticky_member(rl_proxy_balancer_t *b, rl_request_t *r,
         if (w->route == NULL || strcmp(w->route, route) != 0) {
             continue;
         }
-        if (rl_proxy_worker_usable(w, now) && !already_tried(r, w)) {
+        if (rl_proxy_worker_usable(w, now) &&
+            !rl_proxy_worker_tried(apr_table_get(r->notes, RL_PROXY_NOTE_TRIED),
+                                   w)) {
             apr_table_setn(r->subprocess_env, "BALANCER_SESSION_ROUTE",
                            w->route);
             return w;

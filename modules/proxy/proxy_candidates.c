@@ -46,7 +46,8 @@ static int add(rl_proxy_candidate_t *c, int n, rl_proxy_balancer_t *b, int i,
 
 
 /* One this request already failed on (skip: ",3,7,"). */
-static int skipped(const rl_proxy_worker_t *w, const char *skip)
+RL_PROXY_DECLARE(int)
+rl_proxy_worker_tried(const char *skip, const rl_proxy_worker_t *w)
 {
     char key[16];
 
@@ -61,7 +62,7 @@ static int skipped(const rl_proxy_worker_t *w, const char *skip)
 /* Usable now, and not one this request already failed on. */
 static int usable(const rl_proxy_worker_t *w, apr_time_t now, const char *skip)
 {
-    return rl_proxy_worker_usable(w, now) && !skipped(w, skip);
+    return rl_proxy_worker_usable(w, now) && !rl_proxy_worker_tried(skip, w);
 }
 
 
@@ -141,7 +142,8 @@ rl_proxy_balancer_candidates(rl_proxy_balancer_t *b, apr_time_t now,
         rl_proxy_worker_t *w =
             APR_ARRAY_IDX(b->members, i, rl_proxy_worker_t *);
         apr_uint32_t st = w->s->status;
-        if ((st & RL_WORKER_IN_ERROR) && is_regular(w) && !skipped(w, skip) &&
+        if ((st & RL_WORKER_IN_ERROR) && is_regular(w) &&
+            !rl_proxy_worker_tried(skip, w) &&
             !(st & (RL_WORKER_DISABLED | RL_WORKER_STOPPED |
                     RL_WORKER_HC_FAILED | RL_WORKER_UNRESOLVED))) {
             n = add(c, n, b, i, now);

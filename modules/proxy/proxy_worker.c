@@ -724,25 +724,25 @@ static apr_uint32_t status_update(rl_proxy_worker_t *w, apr_uint32_t set,
 }
 
 
-RL_PROXY_DECLARE(void)
+RL_PROXY_DECLARE(apr_uint32_t)
 rl_proxy_worker_set_status(rl_proxy_worker_t *w, apr_uint32_t set,
                            apr_uint32_t clear, const char *reason,
                            const char *detail)
 {
+    const apr_uint32_t out = RL_WORKER_IN_ERROR | RL_WORKER_HC_FAILED |
+                             RL_WORKER_UNRESOLVED | RL_WORKER_DISABLED |
+                             RL_WORKER_STOPPED;
     apr_uint32_t old = status_update(w, set, clear), now = (old | set) & ~clear;
 
     if (old == now) {
-        return;
+        return old;
     }
-    if (!rl_proxy_worker_usable(w, apr_time_now()) ||
-        (old & ~now &
-         (RL_WORKER_IN_ERROR | RL_WORKER_HC_FAILED | RL_WORKER_UNRESOLVED |
-          RL_WORKER_DISABLED | RL_WORKER_STOPPED)) == 0) {
-        /* still out (or it was never out): no slow start yet */
-    } else {
+    /* back in service: its slow start begins */
+    if ((old & ~now & out) && rl_proxy_worker_usable(w, apr_time_now())) {
         w->s->usable_since = apr_time_now();
     }
     rl_proxy_run_member_state_changed(w, old, now, reason, detail);
+    return old;
 }
 
 
@@ -765,15 +765,13 @@ rl_proxy_worker_failed(rl_proxy_worker_t *w, const char *why)
         return;
     }
     w->s->error_time = apr_time_now();
-    old = status_update(w, RL_WORKER_IN_ERROR, 0);
+    old = rl_proxy_worker_set_status(w, RL_WORKER_IN_ERROR, 0, "passive", why);
     if (!(old & RL_WORKER_IN_ERROR)) {
         rl_log_error(RL_LOG_ERR, 0, NULL,
                      "%s%s%s put in error state for %ld s after %u failure(s) "
                      "in a row: %s",
                      w->balancer ? w->balancer->name : "", worker_label(w),
                      w->name, (long)apr_time_sec(w->retry), run, why);
-        rl_proxy_run_member_state_changed(w, old, old | RL_WORKER_IN_ERROR,
-                                          "passive", why);
     }
 }
 
@@ -791,17 +789,15 @@ rl_proxy_worker_succeeded(rl_proxy_worker_t *w)
     if (!(w->s->status & RL_WORKER_IN_ERROR)) {
         return;
     }
-    old = status_update(w, 0, RL_WORKER_IN_ERROR);
+    old = rl_proxy_worker_set_status(w, 0, RL_WORKER_IN_ERROR, "passive",
+                                     "answered again");
     if (old & RL_WORKER_IN_ERROR) {
         apr_time_t down = apr_time_now() - w->s->error_time;
-        w->s->usable_since = apr_time_now();
         rl_log_error(RL_LOG_NOTICE, 0, NULL,
                      "%s%s%s answered again after %ld s in error: back in "
                      "service%s",
                      w->balancer ? w->balancer->name : "", worker_label(w),
                      w->name, (long)apr_time_sec(down),
                      w->slowstart > 0 ? " (slow start)" : "");
-        rl_proxy_run_member_state_changed(w, old, old & ~RL_WORKER_IN_ERROR,
-                                          "passive", "answered again");
     }
 }

@@ -13,14 +13,14 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
 from helpers_proxy import Backend  # noqa: E402
 
 from conftest import free_port  # noqa: E402
-from test_balancer_tiers import get, plain_conf  # noqa: E402
+from helpers_balancer import balancer_conf, get  # noqa: E402
 
 
 def test_member_path_goes_in_front(relais):
     a, b = Backend(), Backend()
     try:
         front = free_port()
-        relais.write_conf(plain_conf(front, """
+        relais.write_conf(balancer_conf(front, """
     BalancerMember %s/shop/
     BalancerMember %s/store lbset=1""" % (a.url, b.url)))
         relais.start(front)
@@ -41,7 +41,7 @@ def test_proxypassreverse_with_a_balancer_url(relais):
             be.on("/app/go", status=302,
                   headers=[("Location", be.url + "/app/next")])
         front = free_port()
-        relais.write_conf(plain_conf(front, """
+        relais.write_conf(balancer_conf(front, """
     BalancerMember %s/app
     BalancerMember %s/app""" % (a.url, b.url)) + """
 ProxyPassReverse / balancer://app/
@@ -67,7 +67,7 @@ def test_configured_error_status_waits_for_retry(relais):
     a, b = Backend(), Backend()
     try:
         front = free_port()
-        relais.write_conf(plain_conf(front, """
+        relais.write_conf(balancer_conf(front, """
     BalancerMember %s
     BalancerMember %s status=+E retry=60""" % (a.url, b.url)))
         relais.start(front)
@@ -81,7 +81,7 @@ def test_configured_error_status_waits_for_retry(relais):
 
 def test_configtest_catches_a_name_that_does_not_resolve(relais):
     front = free_port()
-    relais.write_conf(plain_conf(front, """
+    relais.write_conf(balancer_conf(front, """
     BalancerMember http://no-such-host.invalid:8080"""))
     r = relais.run("-t")
     assert r.returncode != 0

@@ -3,7 +3,6 @@ spares (+R stand in one for one), forcerecovery (httpd's default: when
 every member is in error, try them rather than refuse), and slow start
 (a member back in service gets a growing share)."""
 import http.client
-import json
 import os
 import sys
 import time
@@ -14,6 +13,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
 from helpers_proxy import Backend  # noqa: E402
 
 from conftest import free_port  # noqa: E402
+from helpers_balancer import balancer_conf, get, served_by, wait_log  # noqa: E402
 from test_balancer import conf, names  # noqa: E402
 
 
@@ -55,35 +55,9 @@ def test_hot_spare_stands_in_for_a_member_that_is_out(relais):
     assert abs(seen.count("a") - seen.count("s")) <= 4
 
 
-def get(port, path="/x"):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        c.request("GET", path)
-        r = c.getresponse()
-        return r.status, r.read()
-    finally:
-        c.close()
-
-
-def plain_conf(front, body):
-    from conftest import mpm_lines
-    return mpm_lines("event") + """
-LoadModule proxy_module modules/mod_proxy.so
-LoadModule balancer_module modules/mod_balancer.so
-LoadModule healthcheck_module modules/mod_healthcheck.so
-ErrorLog logs/error_log
-LogLevel info
-Listen 127.0.0.1:%d
-<Proxy "balancer://app">
-%s
-</Proxy>
-ProxyPass / balancer://app/
-""" % (front, body)
-
-
 def both_in_error_then_one_comes_back(relais, force):
     front, pa, pb = free_port(), free_port(), free_port()
-    relais.write_conf(plain_conf(front, """
+    relais.write_conf(balancer_conf(front, """
     BalancerMember http://127.0.0.1:%d retry=60
     BalancerMember http://127.0.0.1:%d retry=60
     ProxySet forcerecovery=%s""" % (pa, pb, force)))
@@ -111,33 +85,13 @@ def test_forcerecovery_off_waits_for_retry(relais):
     assert back.requests == []
 
 
-def share_of(front, backend, others, n):
-    for b in [backend] + others:
-        b.reset()
-    for _ in range(n):
-        status, _ = get(front, "/page")
-        assert status == 200
-    got = lambda b: sum(1 for q in b.requests if q.target == b"/page")
-    total = sum(got(b) for b in [backend] + others)
-    return got(backend) / total
-
-
-def wait_log(relais, text, timeout=10.0):
-    end = time.time() + timeout
-    while time.time() < end:
-        if text in relais.error_log():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def test_slow_start_ramps_a_recovered_member_up(relais):
     a, b = Backend(), Backend()
     try:
         b.on("/health", status=503)
         front = free_port()
         keys = "hcmethod=GET hcuri=/health hcinterval=200ms slowstart=6s"
-        relais.write_conf(plain_conf(front, """
+        relais.write_conf(balancer_conf(front, """
     BalancerMember %s %s
     BalancerMember %s %s""" % (a.url, keys, b.url, keys)))
         relais.start(front)
@@ -145,9 +99,9 @@ def test_slow_start_ramps_a_recovered_member_up(relais):
         b.on("/health", status=200)
         assert wait_log(relais, "back in service")
         assert "(slow start)" in relais.error_log()
-        early = share_of(front, b, [a], 100)
+        early = served_by(front, [b, a], 100)[0] / 100
         time.sleep(6.5)
-        late = share_of(front, b, [a], 100)
+        late = served_by(front, [b, a], 100)[0] / 100
         # right after recovery b gets a small part, after the window half
         assert early < 0.25, early
         assert 0.4 <= late <= 0.6, late
@@ -161,21 +115,17 @@ def test_lbset_and_passive_keys_are_checked(relais):
     for bad, what in (("lbset=x", "lbset=x"),
                       ("slowstart=soon", "slowstart=soon"),
                       ("passivefails=0", "passivefails=0")):
-        relais.write_conf(plain_conf(front, """
+        relais.write_conf(balancer_conf(front, """
     BalancerMember http://127.0.0.1:1 %s""" % bad))
         r = relais.run("-t")
         assert r.returncode != 0
         assert "BalancerMember" in r.stderr and what in r.stderr, r.stderr
         assert "relais.conf:" in r.stderr
-    relais.write_conf(plain_conf(front, """
+    relais.write_conf(balancer_conf(front, """
     BalancerMember http://127.0.0.1:1
     ProxySet failonstatus=5x3"""))
     r = relais.run("-t")
     assert r.returncode != 0 and "failonstatus=5x3" in r.stderr, r.stderr
-
-
-def describe(body):
-    return json.loads(body)
 
 
 def test_timeout_waits_for_a_member_to_come_back(relais):
@@ -184,7 +134,7 @@ def test_timeout_waits_for_a_member_to_come_back(relais):
     try:
         b.on("/health", status=503)
         front = free_port()
-        relais.write_conf(plain_conf(front, """
+        relais.write_conf(balancer_conf(front, """
     BalancerMember %s hcmethod=GET hcuri=/health hcinterval=200ms
     ProxySet timeout=3 growth=2""" % b.url))
         relais.start(front)
@@ -244,7 +194,7 @@ def test_sticky_session_with_nofailover_is_not_moved(relais):
 
 def test_balancer_config_errors_seen_by_configtest(relais):
     front = free_port()
-    relais.write_conf(plain_conf(front, "    BalancerMember http://127.0.0.1:1")
+    relais.write_conf(balancer_conf(front, "    BalancerMember http://127.0.0.1:1")
                       + """
 ProxyPass /e balancer://empty/ lbmethod=bybusyness
 """)
@@ -254,7 +204,7 @@ ProxyPass /e balancer://empty/ lbmethod=bybusyness
     assert "relais.conf:" in r.stderr
     # one name, members in two virtual hosts: refused, not merged
     p1 = free_port()
-    relais.write_conf(plain_conf(front, "    BalancerMember http://127.0.0.1:1")
+    relais.write_conf(balancer_conf(front, "    BalancerMember http://127.0.0.1:1")
                       + """
 Listen 127.0.0.1:%d
 <VirtualHost 127.0.0.1:%d>

@@ -16,7 +16,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
 from helpers_proxy import Backend  # noqa: E402
 
 from conftest import free_port  # noqa: E402
-from test_balancer_tiers import plain_conf  # noqa: E402
+from helpers_balancer import balancer_conf, get  # noqa: E402
 
 INTERVAL, FAILS, PASSES = 0.5, 2, 2
 CLIENTS, PER_CLIENT = 4, 750          # 3000 requests in all
@@ -88,7 +88,7 @@ def test_member_killed_and_back_under_load(relais, method):
            "hcpasses=%d retry=1" % (INTERVAL * 1000, FAILS, PASSES)
     try:
         front = free_port()
-        relais.write_conf(plain_conf(front, """
+        relais.write_conf(balancer_conf(front, """
     BalancerMember %s %s
     BalancerMember %s %s
     BalancerMember %s %s
@@ -113,7 +113,6 @@ def test_member_killed_and_back_under_load(relais, method):
         assert out <= INTERVAL * FAILS + 1, out
         assert back <= INTERVAL * PASSES + 1, back
         # it takes traffic again
-        from test_balancer_tiers import get
         for _ in range(30):
             assert get(front, "/page")[0] == 200
         assert sum(1 for q in b.requests if q.target == b"/page") > 0
@@ -133,7 +132,7 @@ def test_dropped_request_fails_over_only_when_idempotent(relais):
     try:
         b.on("/drop", raw=b"")
         front = free_port()
-        relais.write_conf(plain_conf(front, """
+        relais.write_conf(balancer_conf(front, """
     BalancerMember %s lbset=1
     BalancerMember %s lbset=0 retry=0""" % (a.url, b.url)))
         relais.start(front)

@@ -4,7 +4,6 @@ expression false is taken out of service, and comes back when it is true
 again; a template gives its keys to the members that name it, and keys
 after hctemplate= on the member line override them.  Python backends on
 127.0.0.1 answer the checks; the watchdog's log lines say what happened."""
-import http.client
 import os
 import re
 import sys
@@ -16,6 +15,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
 from helpers_proxy import Backend  # noqa: E402
 
 from conftest import free_port, mpm_lines  # noqa: E402
+from helpers_balancer import balancer_conf, served_by  # noqa: E402
 
 HEAD = """LoadModule proxy_module modules/mod_proxy.so
 LoadModule balancer_module modules/mod_balancer.so
@@ -28,11 +28,9 @@ LogLevel info
 def conf(front, declarations, members):
     """The front on `front`, the ProxyHC* lines, then a balancer of
     [(backend, keys)]."""
-    text = mpm_lines("event") + HEAD + "Listen 127.0.0.1:%d\n" % front
-    text += declarations + '\n<Proxy "balancer://app">\n'
-    for b, keys in members:
-        text += "    BalancerMember %s %s\n" % (b.url, keys)
-    return text + "</Proxy>\nProxyPass / balancer://app/\n"
+    return balancer_conf(front, "\n".join(
+        "    BalancerMember %s %s" % (b.url, keys) for b, keys in members),
+        extra=declarations)
 
 
 def wait_log(relais, pattern, timeout=8.0):
@@ -54,21 +52,6 @@ def failed_line(b):
 def back_line(b):
     return r"member %s passed its health check .* back in service" % \
         re.escape(b.url)
-
-
-def served_by(front, backends, n):
-    """n requests through the front: how many each backend received."""
-    for b in backends:
-        b.reset()
-    for _ in range(n):
-        c = http.client.HTTPConnection("127.0.0.1", front, timeout=10)
-        c.request("GET", "/page")
-        r = c.getresponse()
-        r.read()
-        assert r.status == 200
-        c.close()
-    return [sum(1 for q in b.requests if q.target == b"/page")
-            for b in backends]
 
 
 def checks_of(b, path):

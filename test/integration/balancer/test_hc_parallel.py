@@ -15,7 +15,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
 
 from helpers_proxy import Backend  # noqa: E402
 
-from conftest import free_port, mpm_lines  # noqa: E402
+from conftest import free_port  # noqa: E402
+from helpers_balancer import balancer_conf  # noqa: E402
 
 
 class BlackHole:
@@ -84,19 +85,10 @@ def test_black_hole_does_not_delay_the_other_checks(relais):
     hole, b = BlackHole(), Backend()
     try:
         front = free_port()
-        relais.write_conf(mpm_lines("event") + """
-LoadModule proxy_module modules/mod_proxy.so
-LoadModule balancer_module modules/mod_balancer.so
-LoadModule healthcheck_module modules/mod_healthcheck.so
-ErrorLog logs/error_log
-LogLevel info
-Listen 127.0.0.1:%d
-<Proxy "balancer://app">
+        relais.write_conf(balancer_conf(front, """
     BalancerMember %s hcmethod=GET hcuri=/health hcinterval=200ms timeout=5
-    BalancerMember %s hcmethod=GET hcuri=/health hcinterval=200ms hcfails=2
-</Proxy>
-ProxyPass / balancer://app/
-""" % (front, hole.url, b.url))
+    BalancerMember %s hcmethod=GET hcuri=/health hcinterval=200ms hcfails=2"""
+                                        % (hole.url, b.url)))
         started = time.time()
         relais.start(front)
         # the black hole's first check is pending (it accepted, no answer)

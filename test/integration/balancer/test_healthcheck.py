@@ -2,10 +2,8 @@
 (hcmethod/hcuri/hcinterval/hcfails/hcpasses, httpd's mod_proxy_hcheck
 keys); a member failing its check gets no traffic, and takes traffic again
 after it passes; every transition is logged."""
-import http.client
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))), "proxy"))
@@ -13,46 +11,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
 from helpers_proxy import Backend  # noqa: E402
 
 from conftest import free_port, mpm_lines  # noqa: E402
-
-
-def front_conf(front, b1, b2, keys):
-    return mpm_lines("event") + """
-LoadModule proxy_module modules/mod_proxy.so
-LoadModule balancer_module modules/mod_balancer.so
-LoadModule healthcheck_module modules/mod_healthcheck.so
-ErrorLog logs/error_log
-LogLevel info
-Listen 127.0.0.1:%d
-<Proxy "balancer://app">
-    BalancerMember %s %s
-    BalancerMember %s %s
-</Proxy>
-ProxyPass / balancer://app/
-""" % (front, b1.url, keys, b2.url, keys)
-
-
-def served_by(front, b1, b2, n):
-    """n requests; how many each backend received."""
-    b1.reset()
-    b2.reset()
-    for _ in range(n):
-        c = http.client.HTTPConnection("127.0.0.1", front, timeout=10)
-        c.request("GET", "/page")
-        r = c.getresponse()
-        r.read()
-        assert r.status == 200
-        c.close()
-    count = lambda b: sum(1 for q in b.requests if q.target == b"/page")
-    return count(b1), count(b2)
-
-
-def wait_log(relais, text, timeout=8.0):
-    end = time.time() + timeout
-    while time.time() < end:
-        if text in relais.error_log():
-            return True
-        time.sleep(0.1)
-    return False
+from helpers_balancer import balancer_conf, served_by, wait_log  # noqa: E402
 
 
 def test_failing_member_is_taken_out_and_comes_back(relais):
@@ -60,18 +19,18 @@ def test_failing_member_is_taken_out_and_comes_back(relais):
     try:
         b2.on("/health", status=503)
         front = free_port()
-        relais.write_conf(front_conf(
-            front, b1, b2,
-            "hcmethod=GET hcuri=/health hcinterval=200ms hcfails=2 "
-            "hcpasses=2"))
+        keys = "hcmethod=GET hcuri=/health hcinterval=200ms hcfails=2 hcpasses=2"
+        relais.write_conf(balancer_conf(front, """
+    BalancerMember %s %s
+    BalancerMember %s %s""" % (b1.url, keys, b2.url, keys)))
         relais.start(front)
         assert wait_log(relais, "failed its health check 2 time(s)")
         assert "member http://127.0.0.1:%d" % b2.port in relais.error_log()
-        one, two = served_by(front, b1, b2, 30)
+        one, two = served_by(front, [b1, b2], 30)
         assert (one, two) == (30, 0)
         b2.on("/health", status=200)
         assert wait_log(relais, "back in service")
-        one, two = served_by(front, b1, b2, 30)
+        one, two = served_by(front, [b1, b2], 30)
         assert one > 0 and two > 0
     finally:
         b1.stop()
@@ -83,19 +42,10 @@ def test_tcp_check_of_a_dead_member(relais):
     dead = free_port()
     try:
         front = free_port()
-        relais.write_conf(mpm_lines("event") + """
-LoadModule proxy_module modules/mod_proxy.so
-LoadModule balancer_module modules/mod_balancer.so
-LoadModule healthcheck_module modules/mod_healthcheck.so
-ErrorLog logs/error_log
-LogLevel info
-Listen 127.0.0.1:%d
-<Proxy "balancer://app">
+        relais.write_conf(balancer_conf(front, """
     BalancerMember %s hcmethod=TCP hcinterval=200ms
-    BalancerMember http://127.0.0.1:%d hcmethod=TCP hcinterval=200ms
-</Proxy>
-ProxyPass / balancer://app/
-""" % (front, b1.url, dead))
+    BalancerMember http://127.0.0.1:%d hcmethod=TCP hcinterval=200ms"""
+                                        % (b1.url, dead)))
         relais.start(front)
         assert wait_log(relais, "http://127.0.0.1:%d failed its health check"
                         % dead)

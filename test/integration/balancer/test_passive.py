@@ -12,7 +12,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
 from helpers_proxy import Backend  # noqa: E402
 
 from conftest import free_port  # noqa: E402
-from test_balancer_tiers import get, plain_conf, wait_log  # noqa: E402
+from helpers_balancer import balancer_conf, get  # noqa: E402
 
 
 def hits(b, path="/x"):
@@ -28,7 +28,7 @@ def test_failonstatus_puts_the_member_in_error(relais):
     try:
         b.on("/x", status=503)
         front = free_port()
-        relais.write_conf(plain_conf(front, """
+        relais.write_conf(balancer_conf(front, """
     BalancerMember %s
     BalancerMember %s retry=60
     ProxySet failonstatus=500,502-504""" % (a.url, b.url)))
@@ -60,7 +60,7 @@ def test_passivefails_counts_failures_in_a_row(relais):
         b.on("/x", status=500)
         b.on("/ok", status=200)
         front = free_port()
-        relais.write_conf(plain_conf(front, """
+        relais.write_conf(balancer_conf(front, """
     BalancerMember %s
     BalancerMember %s retry=60 passivefails=3
     ProxySet failonstatus=500""" % (a.url, b.url)))
@@ -88,7 +88,7 @@ def test_failontimeout(relais):
         try:
             b.on("/x", hang=3)
             front = free_port()
-            relais.write_conf(plain_conf(front, """
+            relais.write_conf(balancer_conf(front, """
     BalancerMember %s
     BalancerMember %s timeout=1 retry=60
     ProxySet failontimeout=%s""" % (a.url, b.url, flag)))
@@ -130,7 +130,7 @@ def test_graceful_restart_keeps_member_state(relais):
     BalancerMember %s
     BalancerMember %s retry=60
     ProxySet failonstatus=503""" % (a.url, b.url)
-        relais.write_conf(plain_conf(front, members))
+        relais.write_conf(balancer_conf(front, members))
         relais.start(front)
         send_until(front, "/x", lambda: hits(b) == 1)
         run_requests(front, 4)
@@ -143,7 +143,7 @@ def test_graceful_restart_keeps_member_state(relais):
         assert hits(b) == 0
         # a changed member set: b is still known by name and stays out;
         # the new member c takes its share
-        relais.write_conf(plain_conf(front, members + """
+        relais.write_conf(balancer_conf(front, members + """
     BalancerMember %s""" % c.url))
         graceful(relais)
         deadline = time.time() + 10
