@@ -147,7 +147,18 @@ RL_DECLARE(int) rl_conn_shutdown(rl_conn_t *c, apr_time_t *deadline);
 /** True when no request is in progress (idle keep-alive or fresh). */
 RL_DECLARE(int) rl_conn_is_idle(const rl_conn_t *c);
 
-/** Closes the socket and frees the connection's pool. */
+/**
+ * Called by the MPM, from its timer, on a connection that waits for its
+ * next request: once it has been idle for a little while (200 ms), gives
+ * back its pool, so that an idle keep-alive connection costs its record
+ * alone (see rl_conn_t.pool).  Calling it more often is harmless.
+ * @return 1 when the connection now holds no pool (nothing more to give
+ *         back until it runs again), 0 when it keeps it (busy, idle for a
+ *         moment only, or a module holds per-connection state)
+ */
+RL_DECLARE(int) rl_conn_rest(rl_conn_t *c, apr_time_t now);
+
+/** Closes the socket and frees the connection's memory. */
 RL_DECLARE(void) rl_conn_close(rl_conn_t *c);
 
 /**

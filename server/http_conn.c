@@ -54,47 +54,106 @@ static void addr_text(const struct sockaddr_storage *ss, char *buf,
     }
 }
 
+/*
+ * A connection is one malloc'd block, outside any pool, so that an idle
+ * keep-alive connection can give its pool back: an APR pool is at least
+ * one 8 KiB node, ten times what the rest of an idle connection costs.
+ */
+typedef struct conn_block_t {
+    rl_conn_t c;
+    conn_state_t cs;
+    char client_ip[INET6_ADDRSTRLEN];
+    char local_ip[INET6_ADDRSTRLEN];
+} conn_block_t;
+
+/* (Re)creates the connection's pool and what lives in it. */
+static apr_status_t conn_pool_make(rl_conn_t *c)
+{
+    apr_pool_t *p;
+    apr_status_t rv =
+        apr_pool_create_unmanaged_ex(&p, NULL, CONN_STATE(c)->alloc);
+
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    c->pool = p;
+    c->sock = NULL;
+    apr_os_sock_put(&c->sock, &c->fd, p);
+    c->conn_config = rl_config_module_vector(p);
+    return APR_SUCCESS;
+}
+
+/* Not at once after each request but once the connection has been idle
+ * for this long: a busy keep-alive client would otherwise pay a pool
+ * destroy and create per request (3 % more instructions per request). */
+#define REST_AFTER apr_time_from_msec(200)
+
+/* Between two requests: gives the pool back unless a module keeps state
+ * for the connection's life in its conn_config slot (which holds the
+ * pool, see rl_conn_t.pool); the next request makes a new one. */
+RL_DECLARE(int) rl_conn_rest(rl_conn_t *c, apr_time_t now)
+{
+    conn_state_t *cs = CONN_STATE(c);
+    int i, n = rl_module_count();
+
+    if (c->pool == NULL) {
+        return 1;
+    }
+    if (!rl_conn_is_idle(c) || cs->r != NULL || cs->tunnel != NULL ||
+        cs->in != NULL || now - cs->last_io < REST_AFTER) {
+        return 0;
+    }
+    for (i = 0; i < n; i++) {
+        if (c->conn_config[i] != NULL) {
+            return 0;
+        }
+    }
+    apr_pool_destroy(c->pool);
+    c->pool = NULL;
+    c->sock = NULL;
+    c->conn_config = NULL;
+    return 1;
+}
+
 RL_DECLARE(rl_conn_t *)
 rl_conn_open(int fd, rl_listener_t *l, apr_allocator_t *alloc)
 {
-    apr_pool_t *p;
+    conn_block_t *b = calloc(1, sizeof(*b));
     rl_conn_t *c;
     conn_state_t *cs;
     struct sockaddr_storage ss;
     socklen_t sl = sizeof(ss);
-    char buf[INET6_ADDRSTRLEN];
     int one = 1, rc;
 
-    if (apr_pool_create_unmanaged_ex(&p, NULL, alloc) != APR_SUCCESS) {
+    if (b == NULL) {
         close(fd);
         return NULL;
     }
-    c = apr_pcalloc(p, sizeof(*c));
-    cs = apr_pcalloc(p, sizeof(*cs));
-    c->pool = p;
+    c = &b->c;
+    cs = &b->cs;
     c->core = cs;
     c->fd = fd;
     c->listener = l;
-    apr_os_sock_put(&c->sock, &fd, p);
+    cs->alloc = alloc;
+    if (conn_pool_make(c) != APR_SUCCESS) {
+        close(fd);
+        free(b);
+        return NULL;
+    }
+    c->client_ip = c->local_ip = "-";
     if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0) {
-        addr_text(&ss, buf, sizeof(buf), &c->client_port);
-        c->client_ip = apr_pstrdup(p, buf);
-    } else {
-        c->client_ip = "-";
+        addr_text(&ss, b->client_ip, sizeof(b->client_ip), &c->client_port);
+        c->client_ip = b->client_ip;
     }
     sl = sizeof(ss);
     if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
-        addr_text(&ss, buf, sizeof(buf), &c->local_port);
-        c->local_ip = apr_pstrdup(p, buf);
-    } else {
-        c->local_ip = "-";
+        addr_text(&ss, b->local_ip, sizeof(b->local_ip), &c->local_port);
+        c->local_ip = b->local_ip;
     }
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     c->id = (long)apr_atomic_inc32(&conn_ids);
     c->base_server = rl_vhost_for_listener(l);
-    c->conn_config = rl_config_module_vector(p);
     cs->opened = cs->last_io = apr_time_now();
-    cs->alloc = alloc;
     rc = rl_run_pre_connection(c);
     if (rc != RL_OK && rc != RL_DECLINED) {
         rl_conn_close(c);
@@ -200,7 +259,10 @@ RL_DECLARE(void) rl_conn_close(rl_conn_t *c)
     free_out(cs);
     rl_tunnel_close(cs);
     close(c->fd);
-    apr_pool_destroy(c->pool);
+    if (c->pool != NULL) {
+        apr_pool_destroy(c->pool);
+    }
+    free(c); /* the conn_block_t */
 }
 
 /* Reads what the socket has into the input buffer.
@@ -470,6 +532,8 @@ static rl_request_t *new_request(rl_conn_t *c)
     apr_pool_t *p;
     rl_request_t *r;
 
+    /* c->pool exists: a connection rests without one only while no byte
+     * of a request is buffered (conn_pool_rest) */
     apr_pool_create(&p, c->pool);
     r = apr_pcalloc(p, sizeof(*r));
     r->pool = p;
@@ -813,6 +877,9 @@ static int step_read_head(rl_conn_t *c, int timed_out)
         }
         if (rv == APR_SUCCESS) {
             apr_size_t now_have = cs->in_end - cs->in_start;
+            if (c->pool == NULL && conn_pool_make(c) != APR_SUCCESS) {
+                return RL_WANT_CLOSE; /* out of memory */
+            }
             if (cs->head_bytes == 0) {
                 cs->head_started = apr_time_now();
             }

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -234,6 +235,25 @@ static void show_settings(void)
     printf(" -D RL_BUILD_FLAGS=\"%s\"\n", RL_BUILD_FLAGS);
 }
 
+/* Every client connection, and every backend one, is a descriptor: raise
+ * the soft limit to the hard one (as HAProxy does), so a proxy serving
+ * thousands of keep-alive clients is not stopped by the 1024 default of a
+ * login shell.  The hard limit is the operator's (ulimit -Hn, LimitNOFILE=). */
+static void raise_open_files_limit(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max) {
+        return;
+    }
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        rl_log_error(RL_LOG_WARNING, APR_FROM_OS_ERROR(errno), NULL,
+                     "cannot raise the open files limit to %lu",
+                     (unsigned long)rl.rlim_max);
+    }
+}
+
 static int run_generations(int detach_first)
 {
     int first = 1;
@@ -266,6 +286,9 @@ static int run_generations(int detach_first)
         }
         if (first && detach_first) {
             detach();
+        }
+        if (first) {
+            raise_open_files_limit();
         }
         rl_log_set_pid();
         if (write_pid(ptemp) != 0) {

@@ -55,6 +55,7 @@ struct ev_conn_t {
     struct ev_loop_t *loop;
     struct ev_conn_t *job_next; /* in jobs or a loop's done list */
     int want;
+    int rested; /* rl_conn_rest() said it holds no pool: until it runs */
     apr_time_t deadline;
     ev_watch_t watch;
     struct ev_conn_t *prev, *next;
@@ -391,6 +392,7 @@ static void ev_drive(ev_loop_t *lp, ev_conn_t *ev, int timed_out)
     apr_time_t deadline = 0;
     int want = rl_conn_run(ev->c, timed_out, &deadline);
 
+    ev->rested = 0;
     ev_settle(lp, ev, want, deadline);
 }
 
@@ -401,6 +403,7 @@ static void ev_bury(ev_loop_t *lp)
         ev_conn_t *ev = lp->graveyard;
         lp->graveyard = ev->next;
         rl_conn_close(ev->c); /* closing the fd removes it from epoll */
+        free(ev);
     }
 }
 
@@ -427,7 +430,12 @@ static void ev_accept(ev_loop_t *lp, rl_listener_t *l)
         if (c == NULL) {
             continue;
         }
-        ev = apr_pcalloc(c->pool, sizeof(*ev));
+        /* malloc'd, not from c->pool: an idle connection has no pool */
+        ev = calloc(1, sizeof(*ev));
+        if (ev == NULL) {
+            rl_conn_close(c);
+            continue;
+        }
         ev->kind = EV_CONN;
         ev->c = c;
         ev->loop = lp;
@@ -474,7 +482,9 @@ static void ev_listen(ev_loop_t *lp, int on)
 }
 
 /* Runs the connections whose deadline passed; sets when to look next
- * (at most EV_TICK_MS away, sooner for a nearer deadline). */
+ * (at most EV_TICK_MS away, sooner for a nearer deadline).  Connections
+ * waiting for their next request give back their pool here, once idle
+ * for a moment (rl_conn_rest), not after every request. */
 static void ev_timers(ev_loop_t *lp, apr_time_t now)
 {
     ev_conn_t *ev = lp->conns, *next;
@@ -484,7 +494,12 @@ static void ev_timers(ev_loop_t *lp, apr_time_t now)
         next = ev->next;
         if (ev->deadline <= now) {
             ev_drive(lp, ev, 1);
-        } else if (ev->deadline < lp->next_tick) {
+            continue;
+        }
+        if (ev->want == RL_WANT_READ && !ev->rested) {
+            ev->rested = rl_conn_rest(ev->c, now);
+        }
+        if (ev->deadline < lp->next_tick) {
             lp->next_tick = ev->deadline;
         }
     }
