@@ -374,9 +374,37 @@ apr_status_t rl_conn_flush(rl_conn_t *c)
         return n < 0 ? APR_FROM_OS_ERROR(errno) : APR_EOF;
     }
     cs->out_start = cs->out_end = 0;
-    if (cs->out_cap > 64 * 1024) {
-        /* a large response grew it: do not keep that for an idle client */
-        free_out(cs);
+    return APR_SUCCESS; /* an idle connection gives the buffer back */
+}
+
+/* Sends len bytes straight from the caller's memory when nothing is
+ * queued before them, so a large body is not copied into the output
+ * buffer first; *sent says how many went (the rest is for the queue).
+ * APR_SUCCESS, APR_EAGAIN, or an error (the client is gone). */
+apr_status_t rl_conn_send_direct(rl_conn_t *c, const char *buf, apr_size_t len,
+                                 apr_size_t *sent)
+{
+    conn_state_t *cs = CONN_STATE(c);
+
+    *sent = 0;
+    if (cs->out_start != cs->out_end) {
+        return APR_EAGAIN; /* queued bytes go first */
+    }
+    while (*sent < len) {
+        ssize_t n = send(c->fd, buf + *sent, len - *sent, MSG_NOSIGNAL);
+        if (n > 0) {
+            *sent += (apr_size_t)n;
+            cs->last_io = apr_time_now();
+            continue;
+        }
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            return APR_EAGAIN;
+        }
+        c->aborted = 1;
+        return n < 0 ? APR_FROM_OS_ERROR(errno) : APR_EOF;
     }
     return APR_SUCCESS;
 }

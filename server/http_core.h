@@ -26,6 +26,10 @@ enum conn_wait { WAIT_NONE = 0, WAIT_BODY, WAIT_DRAIN, WAIT_TIMER, WAIT_FD };
  * (event) or the write waits (blocking MPMs). */
 #define OUT_HIGH_WATER (256 * 1024)
 #define OUT_LOW_WATER (64 * 1024)
+/* A body piece this large, with nothing queued before it, is sent from the
+ * caller's memory (no copy); smaller ones are queued so that they leave
+ * together (and with the head) in one segment. */
+#define DIRECT_SEND_MIN (8 * 1024)
 /* Response bytes held back before the head goes out, so that a small
  * response gets a Content-Length instead of chunked coding. */
 #define PENDING_BODY_MAX (16 * 1024)
@@ -103,6 +107,8 @@ typedef struct req_state_t {
 /* http_conn.c */
 apr_status_t rl_conn_fill(rl_conn_t *c);
 apr_status_t rl_conn_flush(rl_conn_t *c);
+apr_status_t rl_conn_send_direct(rl_conn_t *c, const char *buf, apr_size_t len,
+                                 apr_size_t *sent);
 apr_status_t rl_conn_wait_io(rl_conn_t *c, int events, apr_time_t deadline);
 void rl_conn_out_append(rl_conn_t *c, const void *data, apr_size_t len);
 apr_time_t rl_conn_body_deadline(rl_request_t *r);

@@ -282,6 +282,21 @@ rl_rwrite(rl_request_t *r, const void *buf, apr_size_t len)
             apr_snprintf(frame, sizeof(frame), "%lx\r\n", (unsigned long)len);
         rl_conn_out_append(r->connection, frame, (apr_size_t)n);
         r->bytes_out += n + 2;
+    } else if (len >= DIRECT_SEND_MIN) {
+        /* a large piece with nothing queued before it: to the socket
+         * without copying it into the output buffer */
+        apr_size_t sent = 0;
+        apr_status_t rv = rl_conn_send_direct(r->connection, buf, len, &sent);
+        r->bytes_sent += (apr_off_t)sent;
+        r->bytes_out += (apr_off_t)sent;
+        if (rv != APR_SUCCESS && rv != APR_EAGAIN) {
+            return rv;
+        }
+        buf = (const char *)buf + sent;
+        len -= sent;
+        if (len == 0) {
+            return APR_SUCCESS;
+        }
     }
     rl_conn_out_append(r->connection, buf, len);
     if (rs->chunked) {
