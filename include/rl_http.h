@@ -198,15 +198,16 @@ typedef struct rl_listener_t rl_listener_t;
 
 /** A client connection. */
 struct rl_conn_t {
-    /** Per-connection memory.  Between two requests of a keep-alive
-     *  connection that waits for its next request, the core gives the pool
-     *  back (an idle connection then costs well under 1 KiB) and makes a
-     *  new one when the next request starts: pool, sock and conn_config are
-     *  NULL meanwhile.  It does not when a module keeps per-connection state
-     *  in its conn_config slot: a non-NULL slot keeps the pool, and what it
-     *  points to, until the connection closes.  So keep anything that must
-     *  live as long as the connection in conn_config (allocated from this
-     *  pool); within a request hook, c->pool is always there. */
+    /** Per-connection memory.  When a keep-alive connection has waited
+     *  for its next request for a moment (200 ms, under the event MPM),
+     *  the core gives the pool back (an idle connection then costs well
+     *  under 1 KiB) and makes a new one when the next request starts: pool,
+     *  sock and conn_config are NULL meanwhile.  It does not when a module
+     * keeps per-connection state in its conn_config slot: a non-NULL slot keeps
+     * the pool, and what it points to, until the connection closes.  So keep
+     * anything that must live as long as the connection in conn_config
+     * (allocated from this pool); within a request hook, c->pool is always
+     * there. */
     apr_pool_t *pool;
     apr_socket_t *sock;       /**< the client socket (non-blocking); see pool */
     int fd;                   /**< its descriptor */

@@ -561,7 +561,7 @@ static rl_request_t *new_request(rl_conn_t *c)
     rl_request_t *r;
 
     /* c->pool exists: a connection rests without one only while no byte
-     * of a request is buffered (conn_pool_rest) */
+     * of a request is buffered (rl_conn_rest) */
     apr_pool_create(&p, c->pool);
     r = apr_pcalloc(p, sizeof(*r));
     r->pool = p;
