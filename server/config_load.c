@@ -18,6 +18,7 @@ static void reset_generation_state(apr_pool_t *pconf)
     rl_proc.server_tokens = 0;
     rl_proc.mpm_module = NULL;
     rl_proc.graceful_timeout = 0;
+    rl_proc.listen_backlog = RL_LISTEN_BACKLOG_DEFAULT;
     rl_proc.listen_specs = apr_array_make(pconf, 4, sizeof(listen_spec_t));
     rl_proc.defines = apr_array_make(pconf, 4, sizeof(char *));
     rl_proc.define_vars = apr_table_make(pconf, 4);

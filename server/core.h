@@ -46,6 +46,12 @@ typedef struct core_server_conf_t {
     apr_size_t body_minrate;
 } core_server_conf_t;
 
+/* ListenBacklog's default: more than httpd's and nginx's 511, so that a
+ * burst of a few thousand new clients (a reconnecting load balancer, wrk
+ * -c1000) is queued, not dropped into SYN retransmits a second later.  The
+ * kernel caps it at net.core.somaxconn (4096 on current kernels). */
+#define RL_LISTEN_BACKLOG_DEFAULT 4096
+
 /** One Listen directive. */
 typedef struct listen_spec_t {
     const char *host; /**< NULL for all addresses */
@@ -77,6 +83,7 @@ typedef struct rl_process_t {
     rl_mpm_settings_t mpm;
     rl_module_t *mpm_module;
     apr_array_header_t *listen_specs;     /**< listen_spec_t */
+    int listen_backlog;                   /**< ListenBacklog */
     apr_interval_time_t graceful_timeout; /**< GracefulShutdownTimeout */
     apr_array_header_t *cmdline_defines;  /**< -D names */
 } rl_process_t;

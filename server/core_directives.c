@@ -11,6 +11,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <pcre2.h>
+#include <stdlib.h>
 
 core_server_conf_t *rl_core_server_conf(const rl_server_t *s)
 {
@@ -683,6 +684,25 @@ static const char *set_mpm_int(rl_cmd_t *cmd, void *conf, int argc,
     return rl_set_int_slot(cmd, &rl_proc.mpm, argc, argv);
 }
 
+static const char *set_listen_backlog(rl_cmd_t *cmd, void *conf, int argc,
+                                      char *const argv[])
+{
+    char *end;
+    long n = strtol(argv[0], &end, 10);
+
+    (void)conf;
+    (void)argc;
+    if (*argv[0] == '\0' || *end != '\0' || n < 1 || n > 65535) {
+        return apr_psprintf(cmd->temp_pool,
+                            "'%s' is not a backlog length: expected a number "
+                            "from 1 to 65535 (the kernel caps it at "
+                            "net.core.somaxconn)",
+                            argv[0]);
+    }
+    rl_proc.listen_backlog = (int)n;
+    return NULL;
+}
+
 static const char *set_graceful_timeout(rl_cmd_t *cmd, void *conf, int argc,
                                         char *const argv[])
 {
@@ -710,6 +730,8 @@ static const rl_directive_t core_directives[] = {
      RL_DIR_SECTION | RL_DIR_EXEC_ON_READ, "<IfModule [!]module>"},
     RL_TAKE12("Listen", set_listen, NULL, RL_CTX_MAIN,
               "Listen [address:]port [http]"),
+    RL_TAKE1("ListenBacklog", set_listen_backlog, NULL, RL_CTX_MAIN,
+             "ListenBacklog length (default 4096)"),
     RL_TAKE1("User", set_user, &rl_proc.user, RL_CTX_MAIN, "User name-or-#uid"),
     RL_TAKE1("Group", set_user, &rl_proc.group, RL_CTX_MAIN,
              "Group name-or-#gid"),

@@ -65,7 +65,7 @@ bind:
     apr_socket_opt_set(l->sock, APR_SO_REUSEADDR, 1);
     rv = apr_socket_bind(l->sock, sa);
     if (rv == APR_SUCCESS) {
-        rv = apr_socket_listen(l->sock, 511);
+        rv = apr_socket_listen(l->sock, rl_proc.listen_backlog);
     }
     if (rv != APR_SUCCESS) {
         apr_socket_close(l->sock);
@@ -126,6 +126,10 @@ apr_status_t rl_listen_open(apr_pool_t *pglobal, rl_server_t *s)
             }
             o->next_open = socks;
             socks = o;
+        } else {
+            /* kept across a restart: listen() again applies a changed
+             * ListenBacklog to the socket as it is */
+            listen(o->l.fd, rl_proc.listen_backlog);
         }
         o->used = 1;
         o->l.protocol = ls->protocol;
