@@ -31,6 +31,10 @@
 RL_LOG_USE_MODULE(proxy);
 
 #define PROXY_BUF 16384
+/* A response body that keeps filling the buffer is read in pieces up to
+ * this large: a megabyte then costs 16 recv() and send() calls, not 64
+ * (the copies are the same; the per-call work of TCP is not). */
+#define PROXY_BUF_RELAY_MAX (64 * 1024)
 
 enum proxy_state {
     PS_CONNECT,   /* waiting for a non-blocking connect */
@@ -56,6 +60,7 @@ typedef struct proxy_req_t {
     apr_size_t out_len, out_pos;
     char *in; /* bytes read from the backend */
     apr_size_t in_len, in_pos, in_cap, scan;
+    int in_filled; /* the last read filled the buffer: more is coming */
     rl_body_kind_e resp_kind;
     apr_off_t resp_left;
     rl_http_chunked_t chunk;
@@ -643,6 +648,22 @@ static apr_status_t backend_read(proxy_req_t *pr)
     if (pr->in_pos > 0 && pr->in_pos == pr->in_len) {
         pr->in_pos = pr->in_len = 0;
     }
+    if (pr->state == PS_RELAY && pr->in_filled && pr->in_len == 0 &&
+        pr->in_cap < PROXY_BUF_RELAY_MAX &&
+        (pr->resp_kind != RL_BODY_LENGTH ||
+         pr->resp_left >= 4 * PROXY_BUF_RELAY_MAX)) {
+        /* a large body: an empty buffer is swapped for one twice as big
+         * (no copy), up to PROXY_BUF_RELAY_MAX.  Not for a body of less
+         * than 256 KiB: the larger buffers' malloc and free (and glibc
+         * trimming its heap after them) would cost more than the calls
+         * saved. */
+        char *nb = malloc(pr->in_cap * 2);
+        if (nb != NULL) {
+            in_buffer_put(pr);
+            pr->in = nb;
+            pr->in_cap *= 2;
+        }
+    }
     if (pr->in_len == pr->in_cap) {
         if (pr->in_pos > 0) {
             memmove(pr->in, pr->in + pr->in_pos, pr->in_len - pr->in_pos);
@@ -664,6 +685,7 @@ static apr_status_t backend_read(proxy_req_t *pr)
         n = recv(pr->bc->fd, pr->in + pr->in_len, pr->in_cap - pr->in_len, 0);
     } while (n < 0 && errno == EINTR);
     if (n > 0) {
+        pr->in_filled = pr->in_len + (apr_size_t)n == pr->in_cap;
         pr->in_len += (apr_size_t)n;
         __atomic_fetch_add(&pr->worker->s->bytes_in, (apr_uint64_t)n,
                            __ATOMIC_RELAXED);
