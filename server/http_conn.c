@@ -350,51 +350,18 @@ void rl_conn_out_append(rl_conn_t *c, const void *data, apr_size_t len)
     cs->out_end += len;
 }
 
-/* Sends queued output.  APR_SUCCESS when all is out, APR_EAGAIN, or an
- * error (the client is gone). */
-apr_status_t rl_conn_flush(rl_conn_t *c)
+/* Sends len bytes, as far as the socket takes them; *sent says how many
+ * went.  APR_SUCCESS (all), APR_EAGAIN, or an error (the client is gone:
+ * the connection is marked aborted). */
+static apr_status_t send_some(rl_conn_t *c, const char *buf, apr_size_t len,
+                              apr_size_t *sent)
 {
-    conn_state_t *cs = CONN_STATE(c);
-
-    while (cs->out_start < cs->out_end) {
-        ssize_t n = send(c->fd, cs->out + cs->out_start,
-                         cs->out_end - cs->out_start, MSG_NOSIGNAL);
-        if (n > 0) {
-            cs->out_start += (apr_size_t)n;
-            cs->last_io = apr_time_now();
-            continue;
-        }
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            return APR_EAGAIN;
-        }
-        c->aborted = 1;
-        return n < 0 ? APR_FROM_OS_ERROR(errno) : APR_EOF;
-    }
-    cs->out_start = cs->out_end = 0;
-    return APR_SUCCESS; /* an idle connection gives the buffer back */
-}
-
-/* Sends len bytes straight from the caller's memory when nothing is
- * queued before them, so a large body is not copied into the output
- * buffer first; *sent says how many went (the rest is for the queue).
- * APR_SUCCESS, APR_EAGAIN, or an error (the client is gone). */
-apr_status_t rl_conn_send_direct(rl_conn_t *c, const char *buf, apr_size_t len,
-                                 apr_size_t *sent)
-{
-    conn_state_t *cs = CONN_STATE(c);
-
     *sent = 0;
-    if (cs->out_start != cs->out_end) {
-        return APR_EAGAIN; /* queued bytes go first */
-    }
     while (*sent < len) {
         ssize_t n = send(c->fd, buf + *sent, len - *sent, MSG_NOSIGNAL);
         if (n > 0) {
             *sent += (apr_size_t)n;
-            cs->last_io = apr_time_now();
+            CONN_STATE(c)->last_io = apr_time_now();
             continue;
         }
         if (n < 0 && errno == EINTR) {
@@ -407,6 +374,44 @@ apr_status_t rl_conn_send_direct(rl_conn_t *c, const char *buf, apr_size_t len,
         return n < 0 ? APR_FROM_OS_ERROR(errno) : APR_EOF;
     }
     return APR_SUCCESS;
+}
+
+/* Sends queued output.  APR_SUCCESS when all is out, APR_EAGAIN, or an
+ * error (the client is gone). */
+apr_status_t rl_conn_flush(rl_conn_t *c)
+{
+    conn_state_t *cs = CONN_STATE(c);
+    apr_size_t sent;
+    apr_status_t rv;
+
+    if (cs->out_start == cs->out_end) {
+        cs->out_start = cs->out_end = 0;
+        return APR_SUCCESS;
+    }
+    rv = send_some(c, cs->out + cs->out_start, cs->out_end - cs->out_start,
+                   &sent);
+    cs->out_start += sent;
+    if (rv == APR_SUCCESS) {
+        cs->out_start = cs->out_end = 0; /* an idle connection gives the
+                                            buffer back */
+    }
+    return rv;
+}
+
+/* Sends len bytes straight from the caller's memory when nothing is
+ * queued before them, so a large body is not copied into the output
+ * buffer first; *sent says how many went (the rest is for the queue).
+ * APR_SUCCESS, APR_EAGAIN, or an error (the client is gone). */
+apr_status_t rl_conn_send_direct(rl_conn_t *c, const char *buf, apr_size_t len,
+                                 apr_size_t *sent)
+{
+    conn_state_t *cs = CONN_STATE(c);
+
+    if (cs->out_start != cs->out_end) {
+        *sent = 0;
+        return APR_EAGAIN; /* queued bytes go first */
+    }
+    return send_some(c, buf, len, sent);
 }
 
 RL_DECLARE(void) rl_conn_watched(const rl_conn_t *c, int *fd, int *events)
