@@ -343,6 +343,10 @@ static const char *set_limit_req_body(rl_cmd_t *cmd, void *confv, int argc,
     return rl_parse_size(cmd->temp_pool, argv[0], &d->limit_req_body);
 }
 
+/* A day: more is a typo, and seconds beyond LONG_MAX / 10^6 overflow the
+ * microseconds they become. */
+#define RRT_MAX_SECONDS 86400
+
 /* RequestReadTimeout header=20-40,MinRate=500 body=20,MinRate=500 */
 static const char *set_rrt(rl_cmd_t *cmd, void *conf, int argc,
                            char *const argv[])
@@ -405,14 +409,16 @@ static const char *set_rrt(rl_cmd_t *cmd, void *conf, int argc,
         if (dash != NULL) {
             *dash++ = '\0';
             v2 = strtol(dash, &end, 10);
-            if (*end || v2 < 0) {
+            if (*end || v2 < 0 || v2 > RRT_MAX_SECONDS) {
                 return apr_psprintf(cmd->temp_pool, "bad maximum '%s'", dash);
             }
         }
         v1 = strtol(eq, &end, 10);
-        if (*end || v1 < 0 || (dash && v2 < v1)) {
+        if (*end || v1 < 0 || v1 > RRT_MAX_SECONDS || (dash && v2 < v1)) {
             return apr_psprintf(cmd->temp_pool,
-                                "'%s': expected seconds or min-max", eq);
+                                "'%s': expected seconds or min-max (each at "
+                                "most %d)",
+                                eq, RRT_MAX_SECONDS);
         }
         *t = apr_time_from_sec(v1);
         *max = apr_time_from_sec(v2);

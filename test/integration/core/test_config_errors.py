@@ -135,6 +135,17 @@ def test_bad_duration_value(relais):
                  "expected a duration", "'abc'")
 
 
+def test_request_read_timeout_out_of_range(relais):
+    # found by fuzz_config: 9223372036854775807 seconds overflowed into
+    # undefined behaviour when turned into microseconds
+    for value in ("header=9223372036854775807", "body=86401",
+                  "header=20-9223372036854775807,MinRate=500"):
+        text = header() + "RequestReadTimeout %s\n" % value
+        res, path = check(relais, text)
+        assert_error(res, path, line_of(text, "RequestReadTimeout"),
+                     "RequestReadTimeout")
+
+
 def test_directive_in_the_wrong_context(relais):
     text = header() + """<VirtualHost *:*>
     ServerName a.example
