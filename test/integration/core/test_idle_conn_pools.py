@@ -16,23 +16,22 @@ connection (pool=1 count=N keep=K ... freed=D, see the module's header):
   * without state, the pool is given back in each idle gap under event
     (freed grows by one per gap), never between back-to-back requests, and
     the connection keeps working;
-  * pipelined requests: no rest while bytes of a request are buffered;
-  * idle memory under the event MPM: bytes of RSS per idle keep-alive
-    connection (the figure is printed: pytest -s or -rA).
+  * pipelined requests: no rest while bytes of a request are buffered.
+
+What an idle connection costs in memory is measured with 10,000 of them
+by test/integration/http/test_idle_connections.py.
 
 All servers listen on 127.0.0.1 on free ports; every relaisd is stopped by
 PID by the `relais` fixture.
 """
 import os
-import resource
 import selectors
 import socket
-import subprocess
 import time
 
 import pytest
 
-from conftest import BUILD, MPMS, RELAISD, free_port, mpm_lines
+from conftest import BUILD, MPMS, free_port, mpm_lines
 
 TESTMOD = os.path.join(BUILD, "testmods", "mod_connstate.so")
 # A pause after which an idle event-MPM connection has surely rested: 200 ms
@@ -332,201 +331,3 @@ def test_request_head_split_across_a_pause(relais, mpm):
     else:
         assert_rests(freed, [None, True, True], mpm, "split head")
 
-
-# -- (c) memory per idle keep-alive connection under the event MPM -----
-
-N_WARM = 100
-N_IDLE = 2000
-MAX_INFLIGHT = 100          # well below the listen backlog
-KIB_PER_CONN_LIMIT = 2.0    # 4.0 here before pools rested (d909802), 0.54 after
-FD_NEEDED = N_WARM + N_IDLE + 300
-SETTLE = 1.0
-
-
-def sanitizer_build():
-    """An ASan build's allocator (redzones, quarantine) makes RSS per
-    connection meaningless; the figure is then printed, not asserted."""
-    out = subprocess.run(["ldd", RELAISD], capture_output=True, text=True)
-    return "libasan" in out.stdout
-
-
-def ppid_of(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        stat = f.read()
-    # "pid (comm) state ppid ...": comm may hold spaces and parentheses
-    return int(stat.rsplit(")", 1)[1].split()[1])
-
-
-def process_tree(parent):
-    """The parent and its direct children (from /proc/*/stat)."""
-    pids = [parent]
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            if ppid_of(int(name)) == parent:
-                pids.append(int(name))
-        except (OSError, IndexError, ValueError):
-            pass
-    return pids
-
-
-def vm_rss_kb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS for %d" % pid)
-
-
-def rss_sum_kb(parent):
-    pids = process_tree(parent)
-    return sum(vm_rss_kb(p) for p in pids), pids
-
-
-def nofile_limits(pid):
-    """(soft, hard) 'Max open files' of a process, from /proc/pid/limits."""
-    with open("/proc/%d/limits" % pid) as f:
-        for line in f:
-            if line.startswith("Max open files"):
-                soft, hard = line.split()[3:5]
-                return soft, hard
-    raise AssertionError("no Max open files for %d" % pid)
-
-
-def open_keepalive_connections(port, n, deadline):
-    """Opens n connections; on each sends one request and reads the whole
-    response, leaving the connection open.  Returns the sockets."""
-    sel = selectors.DefaultSelector()
-    req = request()
-    socks, started, done, inflight = [], 0, 0, 0
-    try:
-        while done < n:
-            assert time.monotonic() < deadline, (
-                "only %d of %d connections served in time" % (done, n))
-            while started < n and inflight < MAX_INFLIGHT:
-                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-                socks.append(s)
-                s.setblocking(False)
-                rc = s.connect_ex(("127.0.0.1", port))
-                assert rc in (0, 115), "connect: %s" % os.strerror(rc)
-                sel.register(s, selectors.EVENT_WRITE, {"buf": b""})
-                started += 1
-                inflight += 1
-            for key, _ in sel.select(timeout=1.0):
-                s, st = key.fileobj, key.data
-                if key.events & selectors.EVENT_WRITE:
-                    err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-                    assert err == 0, "connect: %s" % os.strerror(err)
-                    assert s.send(req) == len(req)
-                    sel.modify(s, selectors.EVENT_READ, st)
-                    continue
-                b = s.recv(65536)
-                assert b, "the server closed a connection early"
-                st["buf"] += b
-                i = st["buf"].find(b"\r\n\r\n")
-                if i < 0:
-                    continue
-                head = st["buf"][:i].lower()
-                length = int(head.split(b"content-length:")[1]
-                             .split(b"\r\n")[0])
-                if len(st["buf"]) - i - 4 < length:
-                    continue
-                assert st["buf"].startswith(b"HTTP/1.1 200 "), st["buf"]
-                assert b"connection: close" not in head, st["buf"]
-                f = parse_fields(st["buf"][i + 4:])
-                assert (f["pool"], f["keep"]) == ("1", "0"), f
-                sel.unregister(s)
-                done += 1
-                inflight -= 1
-    finally:
-        sel.close()
-    return socks
-
-
-def count_open(socks):
-    """How many sockets have nothing to read (no EOF, no data)."""
-    sel = selectors.DefaultSelector()
-    for s in socks:
-        sel.register(s, selectors.EVENT_READ)
-    ready = len(sel.select(timeout=0))
-    sel.close()
-    return len(socks) - ready
-
-
-def test_idle_keepalive_memory_event(relais, record_property):
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard != resource.RLIM_INFINITY and hard < FD_NEEDED:
-        pytest.skip("RLIMIT_NOFILE hard limit %d < %d: cannot hold %d "
-                    "connections open" % (hard, FD_NEEDED, N_WARM + N_IDLE))
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    low = 1024 if hard == resource.RLIM_INFINITY else min(1024, hard)
-
-    def low_soft_limit():
-        # relaisd starts with the usual 1024 soft limit, and must raise it
-        # to the hard one itself (server/main.c) to hold 2100 connections
-        resource.setrlimit(resource.RLIMIT_NOFILE, (low, hard))
-
-    socks = []
-    try:
-        port = start(relais, "event", top="LogLevel warn",
-                     preexec_fn=low_soft_limit)
-        parent = relais.proc.pid
-        end = time.monotonic() + 10
-        while len(process_tree(parent)) < 2 and time.monotonic() < end:
-            time.sleep(0.05)
-        tree = process_tree(parent)
-        assert len(tree) == 2, "expected the parent and one child: %r" % tree
-        child = tree[1]
-        want = "unlimited" if hard == resource.RLIM_INFINITY else str(hard)
-        for pid in tree:
-            assert nofile_limits(pid) == (want, want), (
-                "relaisd (pid %d) did not raise its open files limit: %r"
-                % (pid, nofile_limits(pid)))
-
-        # SETTLE: every connection idle long enough to have rested (200 ms
-        # idle, then the next tick of the loop's timer, <= 250 ms)
-        t0 = time.monotonic()
-        socks += open_keepalive_connections(port, N_WARM, t0 + 30)
-        time.sleep(SETTLE)
-        base_kb, pids0 = rss_sum_kb(parent)
-        socks += open_keepalive_connections(port, N_IDLE, t0 + 60)
-        time.sleep(SETTLE)
-        rss_kb, pids1 = rss_sum_kb(parent)
-        assert pids1 == pids0, "the process tree changed: %r %r" % (pids0,
-                                                                     pids1)
-        nfd = len(os.listdir("/proc/%d/fd" % child))
-        assert nfd >= N_WARM + N_IDLE, "the child holds only %d fds" % nfd
-        open_now = count_open(socks)
-        assert open_now == len(socks), (
-            "%d of %d idle connections were closed"
-            % (len(socks) - open_now, len(socks)))
-
-        per_conn_kib = (rss_kb - base_kb) / float(N_IDLE)
-        asan = sanitizer_build()
-        msg = ("event MPM, 1 child / 1 loop: %d more idle keep-alive "
-               "connections (after %d): VmRSS parent+child %d -> %d KiB, "
-               "%.2f KiB per idle connection (limit %.1f%s)"
-               % (N_IDLE, N_WARM, base_kb, rss_kb, per_conn_kib,
-                  KIB_PER_CONN_LIMIT,
-                  ", not asserted: sanitizer build" if asan else ""))
-        print("\n" + msg)
-        record_property("kib_per_idle_connection", round(per_conn_kib, 3))
-        if not asan:
-            assert per_conn_kib < KIB_PER_CONN_LIMIT, msg
-
-        # every 20th of them still answers, on the same socket
-        idle = socks[N_WARM:]
-        for k in range(0, N_IDLE, 20):
-            s = idle[k]
-            s.setblocking(True)
-            with_conn = Conn(port, sock=s)
-            f = with_conn.get()
-            assert (f["pool"], f["count"], f["keep"]) == ("1", "0", "0"), f
-            assert f["pid"] == str(child), f
-            assert f["preconn_bad"] == "0", f
-    finally:
-        for s in socks:
-            s.close()
-        relais.stop()
-        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
