@@ -13,5 +13,6 @@
 #include "rl_hooks.h"
 #include "rl_provider.h"
 #include "rl_mpm.h"
+#include "rl_expr.h"
 
 #endif /* RELAIS_H */

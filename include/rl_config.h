@@ -26,10 +26,12 @@ extern "C" {
 
 /** @name Contexts a directive may appear in (bits) */
 /**@{*/
-#define RL_CTX_MAIN 0x01u     /**< outside any section */
-#define RL_CTX_VHOST 0x02u    /**< inside <VirtualHost> */
-#define RL_CTX_LOCATION 0x04u /**< inside <Location>/<LocationMatch> */
-#define RL_CTX_PROXY 0x08u    /**< inside <Proxy> */
+#define RL_CTX_MAIN 0x01u  /**< outside any section */
+#define RL_CTX_VHOST 0x02u /**< inside <VirtualHost> */
+#define RL_CTX_LOCATION                                                        \
+    0x04u                  /**< inside <Location>/<LocationMatch>, and         \
+                                inside <If>/<ElseIf>/<Else> */
+#define RL_CTX_PROXY 0x08u /**< inside <Proxy> */
 #define RL_CTX_SERVER (RL_CTX_MAIN | RL_CTX_VHOST)
 #define RL_CTX_DIR (RL_CTX_LOCATION | RL_CTX_PROXY)
 #define RL_CTX_ANY (RL_CTX_SERVER | RL_CTX_DIR)
@@ -144,6 +146,10 @@ typedef struct rl_location_t {
                             when several sections match one request) */
     const char *file;  /**< where it was declared */
     unsigned line;
+    /** An <If>, <ElseIf> or <Else> block: its condition (core-owned, opaque),
+     *  evaluated per request after every <Location> has been merged; NULL
+     *  for the other sections.  @since API 20261128.1 */
+    const void *cond;
 } rl_location_t;
 
 /** Address a listener or a <VirtualHost> names. */

@@ -123,6 +123,40 @@ RL_DECLARE(void) rl_handler_declare_blocking(apr_pool_t *p, const char *name);
  *  pool, and the locks it needs, only when there is one). */
 RL_DECLARE(int) rl_handler_blocking_count(void);
 
+/**
+ * error_response (FIRST): the request is about to be answered with the
+ * core's error page for `status` (a handler returned it: a proxy's 502,
+ * 503 or 504, a 404…), before any byte of it is written.  A module may
+ * answer instead (mod_cache serves a stale entry when every backend
+ * failed): write the response with rl_rwrite() and friends, set
+ * r->status, and return RL_OK.  RL_DECLINED lets the core send its page.
+ * @since API 20261128.1
+ */
+APR_DECLARE_EXTERNAL_HOOK(rl, RL, int, error_response,
+                          (rl_request_t * r, int status))
+
+/**
+ * response_head (VOID): once per response, right before its head is
+ * written: the handler's responses, proxied ones and the core's error
+ * pages alike (r->status is final; an error page has cleared
+ * r->headers_out and kept r->err_headers_out).  Edit the response header
+ * tables here (mod_headers).  Not called for a "100 Continue".
+ * Date, Content-Length, Transfer-Encoding, Connection and Keep-Alive are
+ * the core's: values set for them in the tables are not sent; the
+ * Content-Type sent is r->content_type (set it, not the table).
+ * @since API 20261128.1
+ */
+APR_DECLARE_EXTERNAL_HOOK(rl, RL, void, response_head, (rl_request_t * r))
+
+/**
+ * r->notes key the core sets (to "1") when it answers with its own error
+ * page (or ErrorDocument) instead of a response the handler wrote: a
+ * response_head hook that follows httpd's onsuccess rule (mod_headers:
+ * `Header` without `always`) leaves such a response alone.
+ * @since API 20261128.1
+ */
+#define RL_NOTE_ERROR_PAGE "core-error-page"
+
 /** log_transaction (ALL): after the response is sent (access log). */
 APR_DECLARE_EXTERNAL_HOOK(rl, RL, int, log_transaction, (rl_request_t * r))
 

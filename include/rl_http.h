@@ -180,10 +180,36 @@ rl_http_chunked_next(rl_http_chunked_t *st, const char *in, apr_size_t len,
                      apr_size_t max_line, apr_size_t *consumed,
                      const char **data, apr_size_t *data_len);
 
+/** @name AllowEncodedSlashes: what an encoded '/' (%2F) in a path does */
+/**@{*/
+#define RL_ENCODED_SLASHES_OFF 0      /**< refused with 404 (the default) */
+#define RL_ENCODED_SLASHES_ON 1       /**< decoded to '/', then normalised */
+#define RL_ENCODED_SLASHES_NODECODE 2 /**< kept as "%2F", not a separator */
+/**@}*/
+
 /**
- * Normalises a request path (percent-decoded unreserved characters are
- * left to later issues): removes dot segments and collapses duplicate
- * slashes.  Result in p.  @return NULL when the path climbs above root.
+ * Normalises a request path, so that one resource has one spelling for
+ * every rule that matches on it: percent-escapes of unreserved characters
+ * (letters, digits, "-._~") are decoded and the other escapes written
+ * with upper-case hex; then dot segments ("." and "..", also when they
+ * were written "%2e") are resolved and empty segments ("//") collapsed.
+ * A trailing '/' is kept.
+ * @param encoded_slashes RL_ENCODED_SLASHES_*
+ * @param out the normalised path: `path` itself when it already was,
+ *            else a copy in p
+ * @param why on error: a reason for the error log
+ * @return RL_HTTP_OK; 400 for a malformed escape, an encoded NUL or a
+ *         path that climbs above the root; 404 for %2F under
+ *         RL_ENCODED_SLASHES_OFF
+ * @since API 20261128.1
+ */
+RL_DECLARE(int)
+rl_http_clean_path(apr_pool_t *p, const char *path, int encoded_slashes,
+                   const char **out, const char **why);
+
+/**
+ * rl_http_clean_path() with encoded slashes kept (NoDecode).
+ * @return the normalised path, or NULL when it is refused
  */
 RL_DECLARE(char *) rl_http_normalize_path(apr_pool_t *p, const char *path);
 
@@ -362,7 +388,9 @@ rl_request_watch(rl_request_t *r, int fd, int events, apr_time_t deadline,
  */
 RL_DECLARE(void) rl_request_unwatch(rl_request_t *r, int fd);
 
-/** In a resume function: true when the watch or sleep deadline passed. */
+/** In a resume function: true when the deadline of rl_request_watch()
+ *  passed before the descriptor was ready.  The end of rl_request_sleep()
+ *  is not a timeout: after it this is false. */
 RL_DECLARE(int) rl_request_timed_out(const rl_request_t *r);
 
 /**
@@ -378,6 +406,38 @@ RL_DECLARE(int) rl_request_timed_out(const rl_request_t *r);
 RL_DECLARE(int)
 rl_request_tunnel(rl_request_t *r, int fd, const char *pending, apr_size_t n,
                   apr_interval_time_t idle);
+
+/**
+ * Sees a response's body on its way out (mod_cache stores what it sees).
+ * `fn` is called with each piece of body the handler writes (data, len;
+ * final 0), then once with final 1 when the response was sent complete
+ * and its framing is intact, or final -1 when it was not (the client went
+ * away, the handler failed after the head, a length mismatch): a cache
+ * then discards what it kept.  Set it at the latest from the
+ * response_head hook; one tap per request (a second call replaces the
+ * first).  Pieces are the handler's, before chunked coding; nothing is
+ * copied for the tap.
+ * @since API 20261128.1
+ */
+typedef void (*rl_response_tap_fn)(rl_request_t *r, void *ctx, const char *data,
+                                   apr_size_t len, int final);
+RL_DECLARE(void)
+rl_response_tap(rl_request_t *r, rl_response_tap_fn fn, void *ctx);
+
+/**
+ * Sends `len` bytes of the open file `fd` from `offset` as the response
+ * body, with sendfile(2) (no copy through user space).  The core owns
+ * `fd` from here and closes it once sent (or when the client is gone).
+ * Call it once, after rl_set_content_length() with the body's whole
+ * length and before anything else is written; nothing may be written
+ * after it.  A HEAD request sends only the head.  Works under every MPM
+ * (prefork and worker wait until it is out; under event the loop sends it
+ * as the client takes it, and the handler returns RL_OK at once).
+ * @return APR_SUCCESS, or an error (the fd is closed either way)
+ * @since API 20261128.1
+ */
+RL_DECLARE(apr_status_t)
+rl_sendfile(rl_request_t *r, int fd, apr_off_t offset, apr_size_t len);
 
 /**
  * Runs the per-location lookup again for r->uri (after a module changed

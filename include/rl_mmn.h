@@ -15,6 +15,10 @@
  *               succeeded/set_status, rl_proxy_balancer_candidates;
  *               rl_retained_data_get/create.  (Two incompatible changes
  *               on one day take the next number.)
+ *   20261128.1  response_head and error_response hooks; rl_expr.h (the
+ *               expression language of <If> and Require expr);
+ *               rl_location_t.cond; rl_http_clean_path; rl_response_tap;
+ *               rl_sendfile; rl_child_ids.
  */
 #ifndef RL_MMN_H
 #define RL_MMN_H
@@ -22,7 +26,7 @@
 /** Major API version: a date; bumped on any incompatible change. */
 #define RL_MMN_MAJOR 20261128
 /** Minor API version: bumped on any compatible addition. */
-#define RL_MMN_MINOR 0
+#define RL_MMN_MINOR 1
 
 /**
  * True when the server this is compiled against is at least maj.min.

@@ -19,6 +19,8 @@
 #ifndef RL_MPM_H
 #define RL_MPM_H
 
+#include <sys/types.h>
+
 #include <apr_pools.h>
 #include <apr_network_io.h>
 #include <apr_time.h>
@@ -220,6 +222,16 @@ rl_mpm_supervise(const rl_mpm_spec_t *spec, apr_pool_t *pconf, rl_server_t *s);
  * @since API 20261127.0
  */
 RL_DECLARE(apr_status_t) rl_mpm_drop_privileges(void);
+
+/**
+ * The user and group children run as (User, Group), for a module that
+ * creates, in the parent (as root), files or directories its children must
+ * write: a disk cache's directories are chowned to them.
+ * @return 1 and the ids when the children switch to another user; 0 when
+ *         they keep the parent's (not root, or no User/Group)
+ * @since API 20261128.1
+ */
+RL_DECLARE(int) rl_child_ids(uid_t *uid, gid_t *gid);
 
 /** In a child: true once it was told to stop (graceful or not). */
 RL_DECLARE(int) rl_mpm_stopping(void);

@@ -39,6 +39,17 @@ extern "C" {
 /** r->notes key: a post_request hook found the exchange failed. */
 #define RL_PROXY_NOTE_FAILED "proxy-exchange-failed"
 
+/** r->notes key: the backend URL a request was routed to
+ *  ("http://host:port/path?query", "balancer://name/path"), set by
+ *  translate_name when RL_PROXY_NOTE_WANT_URL is set; <Proxy> sections
+ *  match it (mod_acl's Require). */
+#define RL_PROXY_NOTE_URL "proxy-url"
+/** r->notes key a module sets (to any value) before translate_name
+ *  (in post_read_request or access_checker) when it will read
+ *  RL_PROXY_NOTE_URL: building the URL costs an allocation per request,
+ *  paid only when someone asked. */
+#define RL_PROXY_NOTE_WANT_URL "proxy-want-url"
+
 /** Marks a symbol of mod_proxy that other modules may use. */
 #define RL_PROXY_DECLARE(type) __attribute__((visibility("default"))) type
 

@@ -33,6 +33,7 @@ static void reset_generation_state(apr_pool_t *pconf)
     rl_proc.mpm.min_spare = -1;
     rl_proc.mpm.max_spare = -1;
     rl_proc.mpm.max_connections_per_child = -1;
+    rl_if_blocks = 0;
 }
 
 /* Reads and checks the whole configuration.  Returns 0 or the number of

@@ -36,8 +36,10 @@ typedef struct core_dir_conf_t {
 
 /** Core per-server settings kept out of rl_server_t. */
 typedef struct core_server_conf_t {
-    int trace_enable; /**< TraceEnable, -1 unset */
-    int strict;       /**< HttpProtocolOptions Strict/Unsafe, -1 unset */
+    int trace_enable;    /**< TraceEnable, -1 unset */
+    int strict;          /**< HttpProtocolOptions Strict/Unsafe, -1 unset */
+    int encoded_slashes; /**< AllowEncodedSlashes RL_ENCODED_SLASHES_*,
+                              -1 unset */
     /* RequestReadTimeout header=min-max,MinRate=r body=t,MinRate=r */
     int rrt_set;
     apr_interval_time_t header_timeout, header_max;
@@ -126,6 +128,20 @@ const char *rl_core_set_server_root(apr_pool_t *p, apr_pool_t *ptemp,
                                     const char *dir);
 core_server_conf_t *rl_core_server_conf(const rl_server_t *s);
 core_dir_conf_t *rl_core_dir_conf(void **dir_config);
+
+/** The condition of an <If>, <ElseIf> or <Else> block (rl_location_t.cond,
+ *  http_request.c evaluates it). */
+typedef struct if_cond_t if_cond_t;
+struct if_cond_t {
+    const rl_expr_t *expr;       /* NULL for <Else> */
+    const if_cond_t *prev;       /* the <If>/<ElseIf> before an <ElseIf> or
+                                    <Else>: it must have been false */
+    const rl_location_t *within; /* the enclosing <Location>, or NULL */
+};
+
+/** How many <If> family blocks the configuration has (0: the request path
+ *  skips them). */
+extern int rl_if_blocks;
 
 /* log.c */
 void rl_log_stderr_only(void);

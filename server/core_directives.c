@@ -30,6 +30,7 @@ static void *core_create_server(apr_pool_t *p, rl_server_t *s)
     (void)s;
     c->trace_enable = -1;
     c->strict = -1;
+    c->encoded_slashes = -1;
     c->rrt_set = 0;
     return c;
 }
@@ -44,6 +45,9 @@ static void *core_merge_server(apr_pool_t *p, void *basev, void *addv)
     }
     if (c->strict == -1) {
         c->strict = base->strict;
+    }
+    if (c->encoded_slashes == -1) {
+        c->encoded_slashes = base->encoded_slashes;
     }
     if (!c->rrt_set) {
         c->rrt_set = base->rrt_set;
@@ -399,8 +403,10 @@ static const char *set_rrt(rl_cmd_t *cmd, void *conf, int argc,
                 return apr_psprintf(cmd->temp_pool,
                                     "'%s': expected MinRate=bytes/s", rate);
             }
+            errno = 0;
             r = strtol(rate + 8, &end, 10);
-            if (*end || r < 0) {
+            /* "MinRate=" with no digits is a typo, not 0 */
+            if (end == rate + 8 || *end || r < 0 || errno == ERANGE) {
                 return apr_psprintf(cmd->temp_pool, "bad MinRate '%s'",
                                     rate + 8);
             }
@@ -409,12 +415,13 @@ static const char *set_rrt(rl_cmd_t *cmd, void *conf, int argc,
         if (dash != NULL) {
             *dash++ = '\0';
             v2 = strtol(dash, &end, 10);
-            if (*end || v2 < 0 || v2 > RRT_MAX_SECONDS) {
+            if (end == dash || *end || v2 < 0 || v2 > RRT_MAX_SECONDS) {
                 return apr_psprintf(cmd->temp_pool, "bad maximum '%s'", dash);
             }
         }
         v1 = strtol(eq, &end, 10);
-        if (*end || v1 < 0 || v1 > RRT_MAX_SECONDS || (dash && v2 < v1)) {
+        if (end == eq || *end || v1 < 0 || v1 > RRT_MAX_SECONDS ||
+            (dash && v2 < v1)) {
             return apr_psprintf(cmd->temp_pool,
                                 "'%s': expected seconds or min-max (each at "
                                 "most %d)",
@@ -556,6 +563,26 @@ static const char *set_trace_enable(rl_cmd_t *cmd, void *conf, int argc,
     return rl_parse_flag(cmd->temp_pool, argv[0], &c->trace_enable);
 }
 
+static const char *set_encoded_slashes(rl_cmd_t *cmd, void *conf, int argc,
+                                       char *const argv[])
+{
+    core_server_conf_t *c = rl_core_server_conf(cmd->server);
+
+    (void)conf;
+    (void)argc;
+    if (strcasecmp(argv[0], "On") == 0) {
+        c->encoded_slashes = RL_ENCODED_SLASHES_ON;
+    } else if (strcasecmp(argv[0], "Off") == 0) {
+        c->encoded_slashes = RL_ENCODED_SLASHES_OFF;
+    } else if (strcasecmp(argv[0], "NoDecode") == 0) {
+        c->encoded_slashes = RL_ENCODED_SLASHES_NODECODE;
+    } else {
+        return apr_psprintf(cmd->temp_pool,
+                            "expected On, Off or NoDecode, got '%s'", argv[0]);
+    }
+    return NULL;
+}
+
 static const char *set_protocol_options(rl_cmd_t *cmd, void *conf, int argc,
                                         char *const argv[])
 {
@@ -677,9 +704,121 @@ static const char *location_section(rl_cmd_t *cmd, void *conf, int argc,
                             "'%s': a location path must start with '/'", path);
     }
     vec = rl_config_new_dir_vector(cmd->pool, path);
-    rl_config_walk(cmd, cmd->node->first_child, RL_CTX_LOCATION, path, vec);
+    /* registered before its body is read: an <If> inside finds it */
     rl_config_add_location(cmd, apr_pstrdup(cmd->pool, path), re,
                            RL_CTX_LOCATION, vec);
+    rl_config_walk(cmd, cmd->node->first_child, RL_CTX_LOCATION, path, vec);
+    return NULL;
+}
+
+/* The <If>/<ElseIf> block last read, so that an <ElseIf> or <Else> can
+ * check it stands right after one (the configuration is read by one
+ * thread). */
+static struct {
+    const rl_config_node_t *node;
+    const if_cond_t *cond;
+} last_if;
+
+/* The expression of <If "…">: the raw text, without its outer quotes (so
+ * that 'single quotes' and \" inside survive as written). */
+static const char *if_expr_text(rl_cmd_t *cmd)
+{
+    const char *s = cmd->node->raw_args;
+    apr_size_t n;
+
+    while (*s == ' ' || *s == '\t') {
+        s++;
+    }
+    n = strlen(s);
+    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t')) {
+        n--;
+    }
+    if (n >= 2 && s[0] == '"' && s[n - 1] == '"') {
+        s++;
+        n -= 2;
+    }
+    return apr_pstrndup(cmd->pool, s, n);
+}
+
+/* <If "expr">, <ElseIf "expr">, <Else>: a location-like block applied,
+ * after every <Location>, to the requests for which the condition holds
+ * (inside a <Location>, only to those that location matches). */
+static const char *if_section(rl_cmd_t *cmd, void *conf, int argc,
+                              char *const argv[])
+{
+    const char *kind = cmd->directive->name + 1; /* "If", "ElseIf", "Else" */
+    int is_if = strcasecmp(kind, "If") == 0;
+    int is_else = strcasecmp(kind, "Else") == 0;
+    const rl_config_node_t *up;
+    if_cond_t *cond;
+    apr_array_header_t *locs = cmd->server->locations;
+    void **vec;
+    rl_location_t *loc;
+    const char *path = "/";
+
+    (void)conf;
+    (void)argv;
+    for (up = cmd->node->parent; up != NULL; up = up->parent) {
+        if (strncasecmp(up->name, "<If", 3) == 0 ||
+            strncasecmp(up->name, "<Else", 5) == 0) {
+            return "an <If> family block cannot stand inside another: "
+                   "combine the conditions with && instead";
+        }
+    }
+    cond = apr_pcalloc(cmd->pool, sizeof(*cond));
+    if (!is_if) {
+        if (last_if.node == NULL || last_if.node->next != cmd->node) {
+            return apr_psprintf(cmd->temp_pool,
+                                "<%s> must follow an <If> or <ElseIf> block "
+                                "directly",
+                                kind);
+        }
+        cond->prev = last_if.cond;
+    }
+    if (is_else) {
+        if (argc > 0 ||
+            cmd->node->raw_args[strspn(cmd->node->raw_args, " \t")] != '\0') {
+            return "<Else> takes no condition (use <ElseIf \"…\">)";
+        }
+    } else {
+        const char *err;
+        const char *text = if_expr_text(cmd);
+        if (*text == '\0') {
+            return apr_psprintf(cmd->temp_pool,
+                                "expected a condition: <%s \"expression\">",
+                                kind);
+        }
+        cond->expr = rl_expr_parse(cmd->pool, text, &err);
+        if (cond->expr == NULL) {
+            return apr_psprintf(cmd->temp_pool, "in \"%s\": %s", text, err);
+        }
+    }
+    if (cmd->context == RL_CTX_LOCATION) {
+        /* <Location> registers itself before reading its body */
+        int i;
+        for (i = locs->nelts - 1; i >= 0; i--) {
+            rl_location_t *l = APR_ARRAY_IDX(locs, i, rl_location_t *);
+            if (l->own_config == cmd->dir_config) {
+                cond->within = l;
+                path = l->path;
+                break;
+            }
+        }
+        if (cond->within == NULL) {
+            return apr_psprintf(cmd->temp_pool,
+                                "<%s> can stand in <Location>, "
+                                "<LocationMatch> or at server level, not here",
+                                kind);
+        }
+    }
+    vec = rl_config_new_dir_vector(cmd->pool, path);
+    /* register first: the body's own sections see where they stand */
+    loc = rl_config_add_location(cmd, path, NULL, RL_CTX_LOCATION, vec);
+    loc->cond = cond;
+    rl_if_blocks++;
+    rl_config_walk(cmd, cmd->node->first_child, RL_CTX_LOCATION, path, vec);
+    last_if.node = is_else ? NULL : cmd->node;
+    last_if.cond = cond;
     return NULL;
 }
 
@@ -778,6 +917,9 @@ static const rl_directive_t core_directives[] = {
              "SetHandler name|none"),
     RL_TAKE1("ServerTokens", set_server_tokens, NULL, RL_CTX_MAIN,
              "ServerTokens Prod|Major|Minor|Min|OS|Full"),
+    RL_TAKE1("AllowEncodedSlashes", set_encoded_slashes, NULL, RL_CTX_SERVER,
+             "AllowEncodedSlashes On|Off|NoDecode (an encoded '/' in a path: "
+             "decoded, refused with 404, or kept encoded)"),
     RL_TAKE1("TraceEnable", set_trace_enable, NULL, RL_CTX_SERVER,
              "TraceEnable On|Off"),
     RL_TAKE_ARGV("HttpProtocolOptions", set_protocol_options, NULL,
@@ -790,6 +932,12 @@ static const rl_directive_t core_directives[] = {
                "<Location /path> or <Location ~ regex>"),
     RL_SECTION("<LocationMatch", location_section, (void *)1, RL_CTX_SERVER, 1,
                1, "<LocationMatch regex>"),
+    {"<If", if_section, NULL, RL_CTX_SERVER | RL_CTX_LOCATION, 0, -1,
+     RL_DIR_SECTION | RL_DIR_RAW, "<If \"expression\"> (see docs/expr.md)"},
+    {"<ElseIf", if_section, NULL, RL_CTX_SERVER | RL_CTX_LOCATION, 0, -1,
+     RL_DIR_SECTION | RL_DIR_RAW, "<ElseIf \"expression\">"},
+    {"<Else", if_section, NULL, RL_CTX_SERVER | RL_CTX_LOCATION, 0, -1,
+     RL_DIR_SECTION | RL_DIR_RAW, "<Else>"},
     RL_TAKE1("StartServers", set_mpm_int, MPM(start_servers), RL_CTX_MAIN,
              "StartServers number"),
     RL_TAKE1("ServerLimit", set_mpm_int, MPM(server_limit), RL_CTX_MAIN,

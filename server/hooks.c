@@ -23,6 +23,8 @@ APR_HOOK_STRUCT(
     APR_HOOK_LINK(fixups)
     APR_HOOK_LINK(insert_filter)
     APR_HOOK_LINK(handler)
+    APR_HOOK_LINK(response_head)
+    APR_HOOK_LINK(error_response)
     APR_HOOK_LINK(log_transaction)
     APR_HOOK_LINK(child_exit)
 )
@@ -62,6 +64,10 @@ APR_IMPLEMENT_EXTERNAL_HOOK_RUN_ALL(rl, RL, int, fixups, (rl_request_t * r),
 APR_IMPLEMENT_EXTERNAL_HOOK_VOID(rl, RL, insert_filter, (rl_request_t * r), (r))
 APR_IMPLEMENT_EXTERNAL_HOOK_RUN_FIRST(rl, RL, int, handler, (rl_request_t * r),
                                       (r), RL_DECLINED)
+APR_IMPLEMENT_EXTERNAL_HOOK_RUN_FIRST(rl, RL, int, error_response,
+                                      (rl_request_t * r, int status),
+                                      (r, status), RL_DECLINED)
+APR_IMPLEMENT_EXTERNAL_HOOK_VOID(rl, RL, response_head, (rl_request_t * r), (r))
 APR_IMPLEMENT_EXTERNAL_HOOK_RUN_ALL(rl, RL, int, log_transaction,
                                     (rl_request_t * r), (r), RL_OK, RL_DECLINED)
 APR_IMPLEMENT_EXTERNAL_HOOK_VOID(rl, RL, child_exit,

@@ -26,6 +26,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -240,6 +241,15 @@ static void free_in(conn_state_t *cs)
     cs->in_cap = cs->in_start = cs->in_end = 0;
 }
 
+static void drop_file(conn_state_t *cs)
+{
+    if (cs->has_file) {
+        close(cs->file_fd);
+        cs->has_file = 0;
+        cs->file_left = 0;
+    }
+}
+
 static void free_out(conn_state_t *cs)
 {
     buf_release(cs->out, cs->out_cap);
@@ -257,6 +267,7 @@ RL_DECLARE(void) rl_conn_close(rl_conn_t *c)
     }
     free_in(cs);
     free_out(cs);
+    drop_file(cs);
     rl_tunnel_close(cs);
     close(c->fd);
     if (c->pool != NULL) {
@@ -376,6 +387,37 @@ static apr_status_t send_some(rl_conn_t *c, const char *buf, apr_size_t len,
     return APR_SUCCESS;
 }
 
+/* The file region of rl_sendfile(), after the buffered bytes: sendfile(2)
+ * in pieces, as far as the socket takes them. */
+static apr_status_t send_file(rl_conn_t *c)
+{
+    conn_state_t *cs = CONN_STATE(c);
+
+    while (cs->file_left > 0) {
+        size_t want =
+            cs->file_left > (1 << 20) ? (size_t)1 << 20 : (size_t)cs->file_left;
+        ssize_t n = sendfile(c->fd, cs->file_fd, &cs->file_off, want);
+        if (n > 0) {
+            cs->file_left -= n;
+            cs->last_io = apr_time_now();
+            continue;
+        }
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            return APR_EAGAIN;
+        }
+        /* the client is gone, or the file shrank under us: the framing
+         * promised more bytes, so the connection cannot go on */
+        c->aborted = 1;
+        drop_file(cs);
+        return n < 0 ? APR_FROM_OS_ERROR(errno) : APR_EOF;
+    }
+    drop_file(cs);
+    return APR_SUCCESS;
+}
+
 /* Sends queued output.  APR_SUCCESS when all is out, APR_EAGAIN, or an
  * error (the client is gone). */
 apr_status_t rl_conn_flush(rl_conn_t *c)
@@ -386,7 +428,7 @@ apr_status_t rl_conn_flush(rl_conn_t *c)
 
     if (cs->out_start == cs->out_end) {
         cs->out_start = cs->out_end = 0;
-        return APR_SUCCESS;
+        return cs->has_file ? send_file(c) : APR_SUCCESS;
     }
     rv = send_some(c, cs->out + cs->out_start, cs->out_end - cs->out_start,
                    &sent);
@@ -395,7 +437,7 @@ apr_status_t rl_conn_flush(rl_conn_t *c)
         cs->out_start = cs->out_end = 0; /* an idle connection gives the
                                             buffer back */
     }
-    return rv;
+    return rv == APR_SUCCESS && cs->has_file ? send_file(c) : rv;
 }
 
 /* Sends len bytes straight from the caller's memory when nothing is
@@ -630,6 +672,15 @@ static const char *host_of(apr_pool_t *p, const char *authority)
     return h;
 }
 
+/* apr_table_do callback: 1 (go on) while each Expect field is exactly
+ * "100-continue", the one expectation HTTP/1.1 defines. */
+static int expect_is_continue(void *unused, const char *key, const char *val)
+{
+    (void)unused;
+    (void)key;
+    return strcasecmp(val, "100-continue") == 0;
+}
+
 static int setup_request(rl_request_t *r, const rl_http_head_t *h,
                          const char **why)
 {
@@ -676,21 +727,33 @@ static int setup_request(rl_request_t *r, const rl_http_head_t *h,
             *why = "request target is not a path";
             return 400;
         }
-        r->uri = rl_http_normalize_path(r->pool, path);
-        if (r->uri == NULL) {
-            *why = "request path climbs above the root";
-            return 400;
-        }
+        r->uri = path; /* normalised once the vhost is known, below */
     }
     expect = apr_table_get(r->headers_in, "Expect");
     if (expect != NULL) {
-        if (strcasecmp(expect, "100-continue") != 0) {
+        /* every Expect field, not the first only: "100-continue" then
+         * "Expect: foo" is an expectation we cannot meet either */
+        if (!apr_table_do(expect_is_continue, NULL, r->headers_in, "Expect",
+                          NULL)) {
             *why = "unsupported Expect";
             return 417;
         }
         r->expecting_100 = r->proto_num >= 1001 && kind != RL_BODY_NONE;
     }
     r->server = rl_vhost_for_request(r->connection, r->hostname);
+    if (r->uri[0] == '/') {
+        /* every rule after this (locations, acl, ProxyPass) sees the one
+         * spelling of the path; AllowEncodedSlashes is the vhost's */
+        int slashes = rl_core_server_conf(r->server)->encoded_slashes;
+        const char *clean;
+        rc = rl_http_clean_path(r->pool, r->uri,
+                                slashes < 0 ? RL_ENCODED_SLASHES_OFF : slashes,
+                                &clean, why);
+        if (rc != RL_HTTP_OK) {
+            return rc;
+        }
+        r->uri = clean;
+    }
     rl_request_lookup_location(r);
     {
         core_dir_conf_t *d = rl_core_dir_conf(r->per_dir_config);
@@ -748,6 +811,11 @@ static int start_request(rl_conn_t *c, apr_size_t head_len)
     cs->head_bytes = 0;
     if (rc != RL_HTTP_OK) {
         return reject_request(c, r, rc, why);
+    }
+    if (strcmp(r->method, "CONNECT") == 0) {
+        /* What a client sends after a CONNECT head is meant for a tunnel
+         * (it may not wait for the answer): never read it as requests. */
+        cs->close_after = 1;
     }
     return after_handler(c, r, rl_request_run(r));
 }
@@ -847,6 +915,7 @@ static int after_handler(rl_conn_t *c, rl_request_t *r, int rc)
     if (!c->aborted) {
         rl_response_finish(r);
     }
+    rl_response_tap_close(r, 0); /* no-op after a complete finish */
     discard_body(r);
     c->keepalives++;
     rl_request_finish_hooks(r);
@@ -954,8 +1023,10 @@ static int step_handler(rl_conn_t *c, int timed_out)
             return RL_WANT_READ; /* woken by the socket: keep sleeping */
         }
         /* a watch resumes on readiness or expiry; the handler tells
-         * which with rl_request_timed_out() */
-        rs->timed_out = expired;
+         * which with rl_request_timed_out().  A sleep's end is no
+         * timeout: what the resumed code does next (start a proxy
+         * exchange) must not read it as one */
+        rs->timed_out = expired && cs->wait == WAIT_FD;
         timed_out = 0;
         cs->wait = WAIT_NONE;
     }
@@ -1125,7 +1196,8 @@ RL_DECLARE(void) rl_conn_run_offloaded(rl_conn_t *c)
             }
             rv = APR_TIMEUP;
         }
-        rs->timed_out = rv == APR_TIMEUP || rv == APR_EINTR;
+        rs->timed_out =
+            cs->wait == WAIT_FD && (rv == APR_TIMEUP || rv == APR_EINTR);
         cs->wait = WAIT_NONE;
         rs->resume = NULL;
         if (fn == NULL) {

@@ -57,6 +57,11 @@ typedef struct conn_state_t {
     apr_size_t scan_pos; /* rl_http_head_end's state */
     char *out;           /* output buffer (malloc) */
     apr_size_t out_cap, out_start, out_end;
+    /* rl_sendfile(): a file region sent after the buffered bytes */
+    int has_file;
+    int file_fd;
+    off_t file_off;
+    apr_off_t file_left;
     enum conn_phase phase;
     enum conn_wait wait;
     rl_request_t *r; /* the request in progress, or NULL */
@@ -99,6 +104,9 @@ typedef struct req_state_t {
     int watch_events;    /* what for (RL_WANT_READ or RL_WANT_WRITE) */
     int timed_out;       /* the resume comes from the deadline */
     int status_logged;
+    rl_response_tap_fn tap; /* rl_response_tap(): sees the body */
+    void *tap_ctx;
+    int tap_done; /* its final call was made */
 } req_state_t;
 
 #define CONN_STATE(c) ((conn_state_t *)(c)->core)
@@ -120,6 +128,7 @@ void rl_tunnel_close(conn_state_t *cs);
 /* http_response.c */
 void rl_response_send_head(rl_request_t *r);
 apr_status_t rl_response_finish(rl_request_t *r);
+void rl_response_tap_close(rl_request_t *r, int complete);
 void rl_response_send_100(rl_request_t *r);
 
 #endif

@@ -236,12 +236,31 @@ static int head_line_too_long(const head_scan_t *s, const rl_http_limits_t *lim,
     return 0;
 }
 
+/*
+ * Whether a first line has the shape of an HTTP/0.9 request, "GET /path":
+ * one space, and not a status line (a request line never starts with
+ * "HTTP/": '/' is not a tchar).  Such a request has no header section, so
+ * its client waits for an answer after this line: the head ends here,
+ * and rl_http_parse_head() refuses it at once instead of a 408 once
+ * RequestReadTimeout runs out.
+ */
+static int http09_shaped(const char *line, apr_size_t n)
+{
+    const char *sp = memchr(line, ' ', n);
+
+    if (n >= 5 && memcmp(line, "HTTP/", 5) == 0) {
+        return 0;
+    }
+    return sp != NULL &&
+           memchr(sp + 1, ' ', n - (apr_size_t)(sp + 1 - line)) == NULL;
+}
+
 RL_DECLARE(int)
 rl_http_head_end(const char *buf, apr_size_t len, apr_size_t *scan_pos,
                  const rl_http_limits_t *lim, apr_size_t *head_len)
 {
     head_scan_t s;
-    apr_size_t max_lines;
+    apr_size_t max_lines, eol = 0;
     int status = 0;
 
     head_scan_load(*scan_pos, &s);
@@ -264,8 +283,10 @@ rl_http_head_end(const char *buf, apr_size_t len, apr_size_t *scan_pos,
             if (buf[s.pos + 1] != '\n') {
                 return 400;
             }
+            eol = s.pos;
             s.pos += 2;
         } else if (c == '\n') {
+            eol = s.pos;
             s.pos++; /* bare LF: RFC 9112 §2.2 lets us accept it */
         } else if (c == '\0') {
             return 400;
@@ -291,6 +312,13 @@ rl_http_head_end(const char *buf, apr_size_t len, apr_size_t *scan_pos,
                 return 400;
             }
             continue;
+        }
+        if (s.nlines == 0 &&
+            http09_shaped(buf + eol - s.line_len, s.line_len)) {
+            s.line_len = 0;
+            *head_len = s.pos;
+            *scan_pos = head_scan_save(&s);
+            return RL_HTTP_OK;
         }
         s.nlines++;
         if (s.nlines > 1 &&
@@ -705,6 +733,15 @@ static int parse_status_line(apr_pool_t *p, const char *line, apr_size_t n,
     return RL_HTTP_OK;
 }
 
+/* Whether the line next_line() just returned, ending before pos, ended
+ * in CRLF.  A client may end lines with a bare LF (RFC 9112 §2.2); a
+ * backend may not: it is where a value that an application took from
+ * user input ("a\nSet-Cookie: …") would turn into a field of its own. */
+static int ended_in_crlf(const char *buf, apr_size_t pos)
+{
+    return pos >= 2 && buf[pos - 2] == '\r';
+}
+
 RL_DECLARE(int)
 rl_http_parse_response(apr_pool_t *p, const char *buf, apr_size_t len,
                        const rl_http_limits_t *lim, rl_http_response_t *out,
@@ -720,7 +757,7 @@ rl_http_parse_response(apr_pool_t *p, const char *buf, apr_size_t len,
     *why = NULL;
     memset(out, 0, sizeof(*out));
     rv = next_line(buf, len, &pos, lim->max_line, &start, &n);
-    if (rv != LINE_OK) {
+    if (rv != LINE_OK || !ended_in_crlf(buf, pos)) {
         *why = "invalid status line from the backend";
         return 502;
     }
@@ -741,6 +778,10 @@ rl_http_parse_response(apr_pool_t *p, const char *buf, apr_size_t len,
             *why = rv == LINE_TOO_LONG
                        ? "header field from the backend too long"
                        : "bare CR, NUL or truncation in the backend's head";
+            return 502;
+        }
+        if (!ended_in_crlf(buf, pos)) {
+            *why = "bare LF in the backend's head";
             return 502;
         }
         if (n == 0) {
@@ -1128,91 +1169,6 @@ bad:
     st->state = CH_ERROR;
     *consumed = pos;
     return 400;
-}
-
-/* ------------------------------------------------------------------ */
-/* Path normalisation                                                 */
-/* ------------------------------------------------------------------ */
-
-/* How many dots a segment is made of, each "." or "%2e"; -1 when it has
- * anything else.  "%2e%2e" must count as "..": a backend that decodes it
- * would otherwise climb where the proxy's access rules did not look. */
-static int dot_units(const char *s, apr_size_t n)
-{
-    apr_size_t i = 0;
-    int units = 0;
-
-    while (i < n) {
-        if (s[i] == '.') {
-            i++;
-        } else if (n - i >= 3 && s[i] == '%' && s[i + 1] == '2' &&
-                   (s[i + 2] == 'e' || s[i + 2] == 'E')) {
-            i += 3;
-        } else {
-            return -1;
-        }
-        units++;
-    }
-    return units;
-}
-
-RL_DECLARE(char *) rl_http_normalize_path(apr_pool_t *p, const char *path)
-{
-    apr_size_t len, o = 1;
-    const char *s;
-    char *out;
-    int trailing = 0;
-
-    if (path == NULL || path[0] != '/') {
-        return NULL;
-    }
-    len = strlen(path);
-    out = apr_palloc(p, len + 2);
-    out[0] = '/';
-
-    /* out holds "/" followed by segments each ending in '/'. */
-    s = path;
-    while (*s != '\0') {
-        const char *seg;
-        apr_size_t n;
-        int units;
-
-        while (*s == '/') {
-            s++;
-        }
-        seg = s;
-        while (*s != '\0' && *s != '/') {
-            s++;
-        }
-        n = (apr_size_t)(s - seg);
-        if (n == 0) {
-            trailing = 1; /* the path ended with '/' */
-            break;
-        }
-        units = dot_units(seg, n);
-        trailing = units == 1 || units == 2;
-        if (units == 1) {
-            continue;
-        }
-        if (units == 2) {
-            if (o == 1) {
-                return NULL; /* above the root */
-            }
-            o--;
-            while (out[o - 1] != '/') {
-                o--;
-            }
-            continue;
-        }
-        memcpy(out + o, seg, n);
-        o += n;
-        out[o++] = '/';
-    }
-    if (!trailing && o > 1) {
-        o--;
-    }
-    out[o] = '\0';
-    return out;
 }
 
 /* ------------------------------------------------------------------ */

@@ -34,6 +34,46 @@ static int location_matches(const rl_location_t *loc, const char *uri)
     }
 }
 
+int rl_if_blocks;
+
+/* Whether an <If> family block applies: its <Location> matches, the
+ * <If>/<ElseIf> before it (for an <ElseIf>/<Else>) were false, and its own
+ * condition holds.  A condition that cannot be evaluated counts as false
+ * and says why in the error log. */
+static int if_applies(rl_request_t *r, const rl_location_t *loc)
+{
+    const if_cond_t *own = loc->cond, *c;
+
+    if (own->within != NULL && !location_matches(own->within, r->uri)) {
+        return 0;
+    }
+    for (c = own; c != NULL; c = c->prev) {
+        const char *err = NULL;
+        int rc = c->expr ? rl_expr_eval(r, c->expr, &err) : 1;
+        if (rc < 0) {
+            rl_log_rerror(RL_LOG_ERR, 0, r,
+                          "%s:%u: <If \"%s\"> cannot be evaluated (%s): "
+                          "taken as false",
+                          loc->file, loc->line, rl_expr_source(c->expr), err);
+            rc = 0;
+        }
+        if (rc != (c == own)) {
+            return 0; /* own false, or an earlier branch was taken */
+        }
+    }
+    return 1;
+}
+
+static void **merge_location(rl_request_t *r, void **conf,
+                             const rl_location_t *loc)
+{
+    /* the first match comes pre-merged; later ones merge on top */
+    r->location = (rl_location_t *)loc;
+    return conf == NULL
+               ? loc->dir_config
+               : rl_config_merge_dir_vectors(r->pool, conf, loc->own_config);
+}
+
 RL_DECLARE(void) rl_request_lookup_location(rl_request_t *r)
 {
     apr_array_header_t *locs = r->server->locations;
@@ -43,14 +83,18 @@ RL_DECLARE(void) rl_request_lookup_location(rl_request_t *r)
     r->location = NULL;
     for (i = 0; i < locs->nelts; i++) {
         rl_location_t *loc = APR_ARRAY_IDX(locs, i, rl_location_t *);
-        if (loc->kind != RL_CTX_LOCATION || !location_matches(loc, r->uri)) {
+        if (loc->kind != RL_CTX_LOCATION || loc->cond != NULL ||
+            !location_matches(loc, r->uri)) {
             continue;
         }
-        /* the first match comes pre-merged; later ones merge on top */
-        conf = conf == NULL ? loc->dir_config
-                            : rl_config_merge_dir_vectors(r->pool, conf,
-                                                          loc->own_config);
-        r->location = loc;
+        conf = merge_location(r, conf, loc);
+    }
+    /* then <If> blocks, in file order, as httpd merges them last */
+    for (i = 0; rl_if_blocks > 0 && i < locs->nelts; i++) {
+        rl_location_t *loc = APR_ARRAY_IDX(locs, i, rl_location_t *);
+        if (loc->cond != NULL && if_applies(r, loc)) {
+            conf = merge_location(r, conf, loc);
+        }
     }
     r->per_dir_config = conf ? conf : r->server->lookup_defaults;
 }
@@ -61,6 +105,9 @@ static const char *error_text(int status)
     case 400:
         return "Your browser sent a request that this server could not "
                "understand.";
+    case 401:
+        return "This server could not verify that you are authorized to "
+               "access this resource.";
     case 403:
         return "You don't have permission to access this resource.";
     case 404:
@@ -78,6 +125,8 @@ static const char *error_text(int status)
     case 417:
         return "The expectation given in the Expect request header could "
                "not be met by this server.";
+    case 429:
+        return "Too many requests: please wait before trying again.";
     case 431:
         return "The request's header fields are larger than this server "
                "allows.";
@@ -108,14 +157,22 @@ static int must_close(int status)
 
 int rl_request_send_error(rl_request_t *r, int status)
 {
-    core_dir_conf_t *d = rl_core_dir_conf(r->per_dir_config);
+    core_dir_conf_t *d;
     const char *doc = NULL, *reason;
 
     if (status < 300 || status > 599) {
         status = 500;
     }
+    /* a module may answer instead (a stale cache entry for a failed
+     * backend); not for requests refused before they were routed */
+    if (r->per_dir_config != NULL && !REQ_STATE(r)->head_sent &&
+        rl_run_error_response(r, status) == RL_OK) {
+        return RL_OK;
+    }
+    d = r->per_dir_config ? rl_core_dir_conf(r->per_dir_config) : NULL;
     r->status = status;
     apr_table_clear(r->headers_out);
+    apr_table_setn(r->notes, RL_NOTE_ERROR_PAGE, "1");
     r->clength = -1;
     if (must_close(status)) {
         CONN_STATE(r->connection)->close_after = 1;

@@ -12,6 +12,7 @@
 
 #include <apr_lib.h>
 #include <stdarg.h>
+#include <unistd.h>
 
 RL_LOG_USE_MODULE(core);
 
@@ -156,6 +157,7 @@ void rl_response_send_head(rl_request_t *r)
         return;
     }
     rs->head_sent = 1;
+    rl_run_response_head(r);
     hb.p = r->pool;
     hb.cap = 512;
     hb.buf = apr_palloc(r->pool, hb.cap);
@@ -272,6 +274,10 @@ rl_rwrite(rl_request_t *r, const void *buf, apr_size_t len)
         }
         rl_response_send_head(r);
     }
+    if (rs->tap != NULL && !rs->tap_done) {
+        /* after the head: bytes held back before it pass here once too */
+        rs->tap(r, rs->tap_ctx, buf, len, 0);
+    }
     if (rs->no_body) {
         r->bytes_sent += (apr_off_t)len;
         return APR_SUCCESS;
@@ -363,5 +369,72 @@ apr_status_t rl_response_finish(rl_request_t *r)
         CONN_STATE(r->connection)->close_after = 1;
         r->connection->aborted = 1;
     }
+    rl_response_tap_close(r, !r->connection->aborted);
+    return APR_SUCCESS;
+}
+
+/* The tap's final call: complete (1) or not (-1); once. */
+void rl_response_tap_close(rl_request_t *r, int complete)
+{
+    req_state_t *rs = REQ_STATE(r);
+
+    if (rs->tap != NULL && !rs->tap_done) {
+        rs->tap_done = 1;
+        rs->tap(r, rs->tap_ctx, NULL, 0, complete ? 1 : -1);
+    }
+}
+
+/* A request that ends without the core's after_handler (its connection
+ * closed while the handler was suspended): the tap hears it failed. */
+static apr_status_t tap_cleanup(void *rv)
+{
+    rl_response_tap_close(rv, 0);
+    return APR_SUCCESS;
+}
+
+RL_DECLARE(void)
+rl_response_tap(rl_request_t *r, rl_response_tap_fn fn, void *ctx)
+{
+    req_state_t *rs = REQ_STATE(r);
+
+    if (rs->tap == NULL) {
+        apr_pool_cleanup_register(r->pool, r, tap_cleanup,
+                                  apr_pool_cleanup_null);
+    }
+    rs->tap = fn;
+    rs->tap_ctx = ctx;
+    rs->tap_done = 0;
+}
+
+RL_DECLARE(apr_status_t)
+rl_sendfile(rl_request_t *r, int fd, apr_off_t offset, apr_size_t len)
+{
+    req_state_t *rs = REQ_STATE(r);
+    conn_state_t *cs = CONN_STATE(r->connection);
+
+    if (r->connection->aborted || cs->has_file || rs->pending_len > 0 ||
+        r->bytes_sent > 0) {
+        close(fd);
+        return r->connection->aborted ? APR_ECONNABORTED : APR_EINVAL;
+    }
+    if (r->clength < 0) {
+        r->clength = (apr_off_t)len;
+    }
+    if (!rs->head_sent) {
+        rl_response_send_head(r);
+    }
+    if (rs->no_body || len == 0) {
+        r->bytes_sent += rs->no_body ? (apr_off_t)len : 0;
+        close(fd);
+        return APR_SUCCESS;
+    }
+    /* queued behind the head; rl_conn_flush() sends it, under every MPM
+     * (prefork and worker wait in their flush phase) */
+    cs->has_file = 1;
+    cs->file_fd = fd;
+    cs->file_off = (off_t)offset;
+    cs->file_left = (apr_off_t)len;
+    r->bytes_sent += (apr_off_t)len;
+    r->bytes_out += (apr_off_t)len;
     return APR_SUCCESS;
 }

@@ -158,6 +158,55 @@ void rl_mpm_child_signals(void)
     set_handler(SIGPIPE, SIG_IGN);
 }
 
+/* The user and group of User/Group: 1 found (pw/gr may be NULL when not
+ * configured), 0 an error (logged when `log` is set). */
+static int resolve_ids(struct passwd **pw, struct group **gr, int log)
+{
+    *pw = NULL;
+    *gr = NULL;
+    if (rl_proc.user != NULL) {
+        *pw = rl_proc.user[0] == '#' ? getpwuid((uid_t)atoi(rl_proc.user + 1))
+                                     : getpwnam(rl_proc.user);
+        if (*pw == NULL) {
+            if (log) {
+                rl_log_error(RL_LOG_ALERT, 0, NULL,
+                             "User %s: no such user: refusing to serve as "
+                             "root",
+                             rl_proc.user);
+            }
+            return 0;
+        }
+    }
+    if (rl_proc.group != NULL) {
+        *gr = rl_proc.group[0] == '#' ? getgrgid((gid_t)atoi(rl_proc.group + 1))
+                                      : getgrnam(rl_proc.group);
+        if (*gr == NULL) {
+            if (log) {
+                rl_log_error(RL_LOG_ALERT, 0, NULL,
+                             "Group %s: no such group: refusing to serve as "
+                             "root",
+                             rl_proc.group);
+            }
+            return 0;
+        }
+    }
+    return 1;
+}
+
+RL_DECLARE(int) rl_child_ids(uid_t *uid, gid_t *gid)
+{
+    struct passwd *pw;
+    struct group *gr;
+
+    if (geteuid() != 0 || (rl_proc.user == NULL && rl_proc.group == NULL) ||
+        !resolve_ids(&pw, &gr, 0)) {
+        return 0;
+    }
+    *uid = pw ? pw->pw_uid : geteuid();
+    *gid = gr ? gr->gr_gid : pw ? pw->pw_gid : getgid();
+    return 1;
+}
+
 RL_DECLARE(apr_status_t) rl_mpm_drop_privileges(void)
 {
     struct passwd *pw = NULL;
@@ -167,25 +216,8 @@ RL_DECLARE(apr_status_t) rl_mpm_drop_privileges(void)
     if (geteuid() != 0 || (rl_proc.user == NULL && rl_proc.group == NULL)) {
         return APR_SUCCESS;
     }
-    if (rl_proc.user != NULL) {
-        pw = rl_proc.user[0] == '#' ? getpwuid((uid_t)atoi(rl_proc.user + 1))
-                                    : getpwnam(rl_proc.user);
-        if (pw == NULL) {
-            rl_log_error(RL_LOG_ALERT, 0, NULL,
-                         "User %s: no such user: refusing to serve as root",
-                         rl_proc.user);
-            return APR_EGENERAL;
-        }
-    }
-    if (rl_proc.group != NULL) {
-        gr = rl_proc.group[0] == '#' ? getgrgid((gid_t)atoi(rl_proc.group + 1))
-                                     : getgrnam(rl_proc.group);
-        if (gr == NULL) {
-            rl_log_error(RL_LOG_ALERT, 0, NULL,
-                         "Group %s: no such group: refusing to serve as root",
-                         rl_proc.group);
-            return APR_EGENERAL;
-        }
+    if (!resolve_ids(&pw, &gr, 1)) {
+        return APR_EGENERAL;
     }
     gid = gr ? gr->gr_gid : pw ? pw->pw_gid : getgid();
     if (setgid(gid) != 0 ||

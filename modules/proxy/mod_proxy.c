@@ -402,6 +402,16 @@ static int proxy_translate(rl_request_t *r)
     if (r->args != NULL) {
         path = apr_pstrcat(r->pool, path, "?", r->args, NULL);
     }
+    if (apr_table_get(r->notes, RL_PROXY_NOTE_WANT_URL) != NULL) {
+        /* the backend URL, which <Proxy> sections match (mod_acl) */
+        const char *rp = url_path(best->real);
+        apr_size_t olen =
+            *rp ? (apr_size_t)(rp - best->real) : strlen(best->real);
+        apr_table_setn(r->notes, RL_PROXY_NOTE_URL,
+                       apr_pstrcat(r->pool,
+                                   apr_pstrndup(r->pool, best->real, olen),
+                                   path, NULL));
+    }
     route = apr_pcalloc(r->pool, sizeof(*route));
     route->target = best->real;
     route->path = path;

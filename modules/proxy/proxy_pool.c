@@ -12,6 +12,7 @@
 
 #include <apr_atomic.h>
 #include <errno.h>
+#include <pthread.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -19,6 +20,33 @@
 
 /* Idle connections of this thread, one list per worker index. */
 static __thread proxy_conn_t **idle_lists;
+/* Frees a thread's lists when it ends (worker and event MPM threads stop
+ * with their child): the same pointer, held under a key with a
+ * destructor, since __thread storage has none. */
+static pthread_key_t idle_key;
+static pthread_once_t idle_once = PTHREAD_ONCE_INIT;
+
+/* At thread exit the event loop is gone: close directly, no MPM call. */
+static void idle_lists_free(void *lists)
+{
+    proxy_conn_t **l = lists;
+    int i;
+
+    for (i = 0; i < POOL_MAX_WORKERS; i++) {
+        while (l[i] != NULL) {
+            proxy_conn_t *bc = l[i];
+            l[i] = bc->next;
+            close(bc->fd);
+            free(bc);
+        }
+    }
+    free(l);
+}
+
+static void idle_key_make(void)
+{
+    pthread_key_create(&idle_key, idle_lists_free);
+}
 /* Connections open per worker in this child (all threads). */
 static volatile apr_uint32_t open_count[POOL_MAX_WORKERS];
 
@@ -59,9 +87,21 @@ int proxy_conn_detach(proxy_conn_t *bc)
  * backend's own event is handled).  One peek tells them apart. */
 static void pool_stirred(void *ctx)
 {
+    static __thread int nested;
     proxy_conn_t *bc = ctx;
 
     bc->stirred = !still_alive(bc->fd);
+    if (!bc->stirred && nested) {
+        /* parked again and told at once: the MPM saw it closing */
+        bc->stirred = 1;
+    } else if (!bc->stirred) {
+        /* Only the late edge.  The MPM tells of one stir per parking:
+         * park again, or stray bytes arriving later would go unnoticed
+         * and be read as the answer to the next request. */
+        nested = 1;
+        bc->parked = rl_watch_park(bc->fd, pool_stirred, bc);
+        nested = 0;
+    }
 }
 
 proxy_conn_t *proxy_pool_get(rl_proxy_worker_t *w)
@@ -108,6 +148,8 @@ void proxy_pool_put(proxy_conn_t *bc)
             proxy_conn_close(bc);
             return;
         }
+        pthread_once(&idle_once, idle_key_make);
+        pthread_setspecific(idle_key, idle_lists);
     }
     bc->idle_since = apr_time_now();
     bc->stirred = 0;

@@ -1121,10 +1121,55 @@ static void normalize_encoded_dots(void **state)
     assert_norm("/x/%2E%2E/admin", "/admin");
     assert_norm("/x/.%2e/admin", "/admin");
     assert_norm("/x/%2e./admin", "/admin");
-    /* Nothing else is decoded. */
-    assert_norm("/a%2fb/%41", "/a%2fb/%41");
-    assert_norm("/x/%2e%2e%2fadmin", "/x/%2e%2e%2fadmin");
-    assert_norm("/x/%2", "/x/%2");
+    /* Unreserved escapes are decoded, the others kept in upper case;
+     * an encoded slash stays (NoDecode) in rl_http_normalize_path. */
+    assert_norm("/a%2fb/%41", "/a%2Fb/A");
+    assert_norm("/x/%2e%2e%2fadmin", "/x/..%2Fadmin");
+    assert_norm("/x/%2", NULL);
+    assert_norm("/%7e%5F%2D", "/~_-");
+}
+
+/* rl_http_clean_path: status, result and the AllowEncodedSlashes modes. */
+static void assert_clean(const char *in, int slashes, int want_rc,
+                         const char *want)
+{
+    const char *out = NULL;
+    const char *why = NULL;
+    int rc = rl_http_clean_path(pool, in, slashes, &out, &why);
+
+    if (rc != want_rc) {
+        fail_msg("clean(\"%s\", %d) = %d, want %d", in, slashes, rc, want_rc);
+    }
+    if (rc != RL_HTTP_OK && why == NULL) {
+        fail_msg("clean(\"%s\") failed without a reason", in);
+    }
+    if (want != NULL && (out == NULL || strcmp(out, want) != 0)) {
+        fail_msg("clean(\"%s\", %d) = \"%s\", want \"%s\"", in, slashes,
+                 out ? out : "(null)", want);
+    }
+}
+
+static void clean_path_escapes(void **state)
+{
+    (void)state;
+    assert_clean("/%61dmin", RL_ENCODED_SLASHES_OFF, RL_HTTP_OK, "/admin");
+    assert_clean("/a%3fb", RL_ENCODED_SLASHES_OFF, RL_HTTP_OK, "/a%3Fb");
+    assert_clean("/a%zz", RL_ENCODED_SLASHES_OFF, 400, NULL);
+    assert_clean("/a%0", RL_ENCODED_SLASHES_OFF, 400, NULL);
+    assert_clean("/a%00b", RL_ENCODED_SLASHES_ON, 400, NULL);
+    assert_clean("/a%2Fb", RL_ENCODED_SLASHES_OFF, 404, NULL);
+    assert_clean("/a%2fb", RL_ENCODED_SLASHES_ON, RL_HTTP_OK, "/a/b");
+    assert_clean("/x%2F..%2Fadmin", RL_ENCODED_SLASHES_ON, RL_HTTP_OK,
+                 "/admin");
+    assert_clean("/a%2fb", RL_ENCODED_SLASHES_NODECODE, RL_HTTP_OK, "/a%2Fb");
+    assert_clean("/%2e%2e", RL_ENCODED_SLASHES_OFF, 400, NULL);
+    assert_clean("x", RL_ENCODED_SLASHES_OFF, 400, NULL);
+    /* the fast path (nothing to do) and its near misses */
+    assert_clean("/plain/path.html", RL_ENCODED_SLASHES_OFF, RL_HTTP_OK,
+                 "/plain/path.html");
+    assert_clean("/a/.b/c", RL_ENCODED_SLASHES_OFF, RL_HTTP_OK, "/a/.b/c");
+    assert_clean("/a/..b/..", RL_ENCODED_SLASHES_OFF, RL_HTTP_OK, "/a/");
+    assert_clean("/a/b/", RL_ENCODED_SLASHES_OFF, RL_HTTP_OK, "/a/b/");
 }
 
 static void normalize_above_root(void **state)
@@ -1245,6 +1290,7 @@ int main(void)
         T(normalize_slashes),
         T(normalize_dot),
         T(normalize_encoded_dots),
+        T(clean_path_escapes),
         T(normalize_above_root),
         T(normalize_not_a_path),
         T(reason_phrases),
