@@ -244,9 +244,10 @@ static apr_status_t open_one(apr_pool_t *p, rl_server_t *s, apr_hash_t *opened)
         s->error_log = f;
     } else {
         const char *path = rl_server_root_relative(p, name);
+        /* 0640: client addresses and URLs are nobody else's business */
         rv = apr_file_open(
             &f, path, APR_FOPEN_WRITE | APR_FOPEN_CREATE | APR_FOPEN_APPEND,
-            APR_FPROT_OS_DEFAULT, p);
+            APR_FPROT_UREAD | APR_FPROT_UWRITE | APR_FPROT_GREAD, p);
         if (rv != APR_SUCCESS) {
             char buf[120];
             fprintf(stderr, "relaisd: ErrorLog %s: cannot open '%s': %s\n",

@@ -12,6 +12,7 @@
 #include <apr_getopt.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -94,19 +95,71 @@ static pid_t read_pid(apr_pool_t *p)
     return (pid_t)pid;
 }
 
+/* The pid file is 0644 whatever was there before (monitoring reads it,
+ * nobody else may write it), and never written through a symbolic link:
+ * a worker that could plant one in the logs directory would otherwise
+ * have root truncate any file. */
 static int write_pid(apr_pool_t *p)
 {
     const char *path = pid_path(p);
-    FILE *f = fopen(path, "w");
+    char buf[32];
+    int fd, n, ok;
 
-    if (f == NULL) {
+    fd =
+        open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0) {
         rl_log_error(RL_LOG_EMERG, APR_FROM_OS_ERROR(errno), NULL,
-                     "cannot write the pid file %s", path);
+                     "cannot write the pid file %s (PidFile)", path);
         return -1;
     }
-    fprintf(f, "%ld\n", (long)getpid());
-    fclose(f);
+    n = apr_snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+    ok = fchmod(fd, 0644) == 0 && write(fd, buf, (size_t)n) == n;
+    if (close(fd) != 0 || !ok) {
+        rl_log_error(RL_LOG_EMERG, APR_FROM_OS_ERROR(errno), NULL,
+                     "cannot write the pid file %s (PidFile)", path);
+        return -1;
+    }
     return 0;
+}
+
+/* Started as root, the children switch to User and Group after binding
+ * (rl_mpm_drop_privileges).  Without a User line they would go on serving
+ * as root, and any flaw would hand a client the machine: refuse, unless
+ * the operator said so with "User root".  There is no default account
+ * to fall back on (httpd's "daemon" or "www-data" need not exist).
+ * Returns 1 when refused, after saying why on stderr (the error log is
+ * not open yet; during a restart stderr is the old error log). */
+static int workers_as_root_refused(apr_pool_t *p)
+{
+    if (geteuid() != 0 || rl_proc.user != NULL) {
+        return 0;
+    }
+    fprintf(stderr,
+            "relaisd: %s: running workers as root: set User and Group "
+            "(e.g. www-data), or 'User root' to really run them as root\n",
+            rl_server_root_relative(p, rl_proc.config_file));
+    return 1;
+}
+
+/* "User root" (or any account with uid 0): allowed, but said at every
+ * start, where the operator looks. */
+static void warn_root_workers(void)
+{
+    const char *u = rl_proc.user;
+    struct passwd *pw;
+
+    if (geteuid() != 0 || u == NULL) {
+        return;
+    }
+    pw = u[0] == '#' ? getpwuid((uid_t)atol(u + 1)) : getpwnam(u);
+    if (pw != NULL && pw->pw_uid == 0) {
+        rl_log_error(RL_LOG_WARNING, 0, NULL,
+                     "User %s: the workers serve requests as root, as "
+                     "configured; a dedicated account (User www-data, "
+                     "Group www-data) keeps a compromised worker from "
+                     "owning the machine",
+                     u);
+    }
 }
 
 static void detach(void)
@@ -267,6 +320,9 @@ static int run_generations(int detach_first)
         apr_pool_create(&rl_proc.plog, pconf);
         rl_proc.ptemp = ptemp;
         errors = rl_config_load(pconf, ptemp);
+        if (!errors) {
+            errors = workers_as_root_refused(ptemp);
+        }
         if (errors) {
             report_errors(errors);
             if (!first) {
@@ -284,6 +340,7 @@ static int run_generations(int detach_first)
         if (rl_log_open_all(pconf, rl_proc.main_server) != APR_SUCCESS) {
             return 1;
         }
+        warn_root_workers();
         if (first && detach_first) {
             detach();
         }
@@ -331,7 +388,10 @@ int main(int argc, const char *const *argv)
     rl_proc.server_root = RL_DEFAULT_ROOT;
     rl_proc.config_file = RL_DEFAULT_CONF;
     rl_proc.cmdline_defines = apr_array_make(pglobal, 4, sizeof(char *));
-    umask(022);
+    /* Logs and the pid file: never group-writable nor readable by other
+     * users (0640 at most; the pid file is made 0644 on purpose), keeping
+     * a stricter umask the operator set. */
+    umask(umask(027) | 027);
 
     apr_getopt_init(&opt, pglobal, argc, argv);
     while ((rv = apr_getopt(opt, "f:d:D:k:tvVMSLh", &c, &optarg)) ==
@@ -404,6 +464,11 @@ int main(int argc, const char *const *argv)
         apr_pool_create(&rl_proc.plog, pconf);
         rl_proc.ptemp = ptemp;
         int errors = rl_config_load(pconf, ptemp);
+        /* -t answers for a start by the same user: as root, a missing
+         * User fails it as it would fail the start */
+        if (!errors && dump == DUMP_TEST) {
+            errors = workers_as_root_refused(ptemp);
+        }
         if (errors) {
             report_errors(errors);
             return 1;

@@ -102,6 +102,19 @@ step "make install (into $PREFIX)"
 make install
 
 step "start the demo ($RELAISCTL start)"
+# Started as root, relaisd refuses to run its workers as root without a
+# User line (docs/operators.md, "Privileges").  The shipped relais.conf has
+# "User www-data"; one kept from an older install may have none.
+conf=$PREFIX/conf/relais.conf
+if ! grep -Eq '^[[:space:]]*User[[:space:]]' "$conf"; then
+    echo "demo.sh: $conf (kept from an older install) has no User line:" \
+        "adding User www-data and Group www-data"
+    printf '\n# added by demo.sh: the workers serve as www-data, not root\n' >>"$conf"
+    echo "User www-data" >>"$conf"
+    if ! grep -Eq '^[[:space:]]*Group[[:space:]]' "$conf"; then
+        echo "Group www-data" >>"$conf"
+    fi
+fi
 "$RELAISCTL" configtest
 # The daemon must not inherit this script's stdout/stderr: when they are a
 # pipe (sh support/demo.sh | tee log), the reader would wait for it.

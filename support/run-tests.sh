@@ -17,6 +17,8 @@
 #   format-check     make format-check (clang-format --dry-run --Werror)
 #   fuzz-build       make fuzz (clang + libFuzzer)
 #   fuzz-run         make fuzz-run FUZZ_SECONDS=$FUZZ_SECONDS
+#   valgrind         sh test/valgrind/cycle.sh (relaisd under memcheck:
+#                    start, proxied requests, graceful restart, stop)
 #   asan-configure   make distclean; ./configure --enable-sanitizers
 #   asan-build       make -j$JOBS (ASan + UBSan)
 #   asan-check       make check with LeakSanitizer on, halting on the first
@@ -25,7 +27,10 @@
 #                    normal build behind)
 #
 # Environment (all optional):
-#   FUZZ_SECONDS     seconds per fuzz target (default 60)
+#   FUZZ_SECONDS     seconds per fuzz target (default: FUZZ_TOTAL_SECONDS
+#                    shared among the targets in test/fuzz)
+#   FUZZ_TOTAL_SECONDS  the fuzz-run step's budget when FUZZ_SECONDS is not
+#                    set (default 180: 30 s each for six targets)
 #   JOBS             parallel make jobs (default 2)
 #   CHECK_TIMEOUT    seconds allowed for each `make check` (default 1800):
 #                    a hung test fails its step instead of stalling CI
@@ -36,13 +41,22 @@
 
 set -eu
 
-FUZZ_SECONDS=${FUZZ_SECONDS:-60}
+FUZZ_TOTAL_SECONDS=${FUZZ_TOTAL_SECONDS:-180}
 JOBS=${JOBS:-2}
 CHECK_TIMEOUT=${CHECK_TIMEOUT:-1800}
 SKIP_SETUP=${SKIP_SETUP:-0}
 
 cd "$(dirname "$0")/.."
 TOP=$(pwd)
+
+# Every fuzzer gets an equal share of the step's budget (at least 10 s),
+# so adding a target does not lengthen CI.
+if [ -z "${FUZZ_SECONDS:-}" ]; then
+    nfuzz=$(find test/fuzz -maxdepth 1 -name 'fuzz_*.c' | wc -l)
+    [ "$nfuzz" -gt 0 ] || nfuzz=1
+    FUZZ_SECONDS=$((FUZZ_TOTAL_SECONDS / nfuzz))
+    [ "$FUZZ_SECONDS" -ge 10 ] || FUZZ_SECONDS=10
+fi
 
 started=$(date +%s)
 step_started=$started
@@ -170,6 +184,10 @@ done_step
 
 step fuzz-run "make fuzz-run FUZZ_SECONDS=$FUZZ_SECONDS"
 make fuzz-run FUZZ_SECONDS="$FUZZ_SECONDS"
+done_step
+
+step valgrind "sh test/valgrind/cycle.sh (memcheck through a server's life)"
+bounded 900 sh test/valgrind/cycle.sh build
 done_step
 
 # The sanitizer pass: everything (relaisd, the MPMs, the modules, the unit

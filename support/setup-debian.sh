@@ -18,8 +18,8 @@ BUILD_PKGS="build-essential autoconf pkg-config
 # --no-install-recommends).
 TEST_PKGS="libcmocka-dev python3 python3-pytest curl
     clang libclang-rt-14-dev clang-format cppcheck
-    apache2 dnsmasq haproxy nginx wrk
-    openssl ca-certificates procps iproute2"
+    apache2 apache2-utils dnsmasq haproxy nginx wrk
+    openssl ca-certificates procps iproute2 valgrind"
 
 with_test=no
 for arg in "$@"; do

@@ -5,6 +5,7 @@ Every server listens on 127.0.0.1 on a port picked free here; every process
 a test starts is stopped by PID when the test ends.
 """
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -19,11 +20,22 @@ MODULES = os.path.join(BUILD, "modules")
 MPMS = ("event", "worker", "prefork")
 
 
+_GIVEN_PORTS = set()
+
+
 def free_port():
-    """A TCP port on 127.0.0.1 that nobody listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A TCP port on 127.0.0.1 that nobody listens on right now, and that
+    this test run has not handed out before: two calls in one test must
+    not return the same port (the kernel may offer a just-closed port
+    again, and a configuration with two Listen lines would then clash)."""
+    for _ in range(100):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _GIVEN_PORTS:
+            break
+    _GIVEN_PORTS.add(port)
+    return port
 
 
 def wait_port(port, timeout=10.0):
@@ -35,6 +47,29 @@ def wait_port(port, timeout=10.0):
         except OSError:
             time.sleep(0.05)
     return False
+
+
+def workers_user(text):
+    """relaisd started as root refuses to run its workers as root unless
+    the configuration says "User root" (server/main.c).  The suite runs as
+    root in CI: a main configuration without a User line of its own gets
+    "User root" as its last line, so the line numbers of everything the
+    test wrote stay as they were.  A configuration with a section left
+    open is left alone (the line would land inside it and add an error of
+    its own; relaisd refuses such a file before looking at User).  Tests
+    of the privilege drop write their own User
+    (test/integration/core/test_privileges.py)."""
+    if os.geteuid() != 0 or re.search(r"(?mi)^[ \t]*User[ \t]", text):
+        return text
+    opened = len(re.findall(r"(?m)^[ \t]*<[A-Za-z]", text))
+    closed = len(re.findall(r"(?m)^[ \t]*</", text))
+    if opened > closed:
+        return text
+    if text and not text.endswith("\n"):
+        text += "\n"
+    if text.rstrip("\n").endswith("\\"):
+        text += "\n"  # a trailing continuation must not swallow the line
+    return text + "User root\n"
 
 
 def mpm_lines(mpm):
@@ -54,7 +89,12 @@ class Relais:
         self.conf = os.path.join(self.root, "relais.conf")
 
     def write_conf(self, text, name="relais.conf"):
+        """Writes a file into ServerRoot; the main configuration
+        (relais.conf) gets the User line a root start needs (see
+        workers_user())."""
         path = os.path.join(self.root, name)
+        if name == "relais.conf":
+            text = workers_user(text)
         with open(path, "w") as f:
             f.write(text)
         return path
