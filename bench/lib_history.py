@@ -17,7 +17,11 @@ FIELDS = ["started", "commit", "case", "proxy", "reps", "duration_s",
           # added with --idle and --soak: the figure of an idle-<N> row
           # (RSS per idle keep-alive connection) and of a soak-<S> row
           # (RSS drift from the first to the last segment)
-          "idle_kib_per_conn", "soak_rss_drift_pct"]
+          "idle_kib_per_conn", "soak_rss_drift_pct",
+          # added with the cache-hit cases (hit-*): CPU per hit as a ratio
+          # to nginx-1-cache's, origin requests during the measured runs
+          # (0: all hits) and runs whose hits were not verified
+          "cpu_vs_nginx_cache", "origin_requests", "hits_unverified"]
 
 
 def read(path):

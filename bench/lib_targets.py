@@ -1,8 +1,9 @@
-"""bench/lib_targets.py: the performance targets of issue 5, read off one
-bench/run (its median table, its runs, the idle-connection test and the
-soak), each with the measured value, the reference, the ratio, the bound
-and a verdict; and the tables of the idle test, the soak and the prefork /
-worker MPMs against the first figures recorded in the history.
+"""bench/lib_targets.py: the performance targets of issue 5 (and issue 7's
+CPU per cache hit), read off one bench/run (its median table, its runs,
+the idle-connection test and the soak), each with the measured value, the
+reference, the ratio, the bound and a verdict; and the tables of the idle
+test, the soak and the prefork / worker MPMs against the first figures
+recorded in the history.
 
 Verdicts: PASS, MISS, or "—" when the run did not measure it (or the
 machine cannot: the note says why).  None of them changes bench/run's exit
@@ -29,6 +30,20 @@ RATIO_TARGETS = [
      "ka-64k", "relais-1-lb", "haproxy-1", "cpu_us", "le", 1.00),
     ("3b", "CPU per byte, 1 MiB responses",
      "ka-1m", "relais-1-lb", "haproxy-1", "cpu_us", "le", 1.00),
+]
+# issue 7: Relais's CPU per cache hit at or below nginx's (proxy_cache;
+# its "mem" zone on tmpfs, since nginx's cache is always files)
+CACHE_TARGETS = [
+    ("7a", "CPU per cache hit, 1 KiB, memory store (nginx: tmpfs)",
+     "hit-1k-mem", "relais-1-cache", "nginx-1-cache", "cpu_us", "le", 1.00),
+    ("7b", "CPU per cache hit, 1 KiB, disk store",
+     "hit-1k-disk", "relais-1-cache", "nginx-1-cache", "cpu_us", "le", 1.00),
+    ("7c", "CPU per cache hit, 64 KiB, memory store (nginx: tmpfs)",
+     "hit-64k-mem", "relais-1-cache", "nginx-1-cache", "cpu_us", "le",
+     1.00),
+    ("7d", "CPU per cache hit, 64 KiB, disk store",
+     "hit-64k-disk", "relais-1-cache", "nginx-1-cache", "cpu_us", "le",
+     1.00),
 ]
 UNITS = {"cpu_us": ("µs/req", ".1f"), "rps": ("req/s", ".0f"),
          "p99_ms": ("ms", ".2f")}
@@ -138,6 +153,16 @@ def ratio_target(run, tid, what, case, relais, ref, key, how, bound):
         notes.append("%s had %d error(s) in this case" % (relais, a["errors"]))
     if b["errors"]:
         notes.append("%s had %d error(s)" % (ref, b["errors"]))
+    if case.startswith("hit-"):
+        # a figure is a cache-hit figure only when every response was one
+        # (Relais's misses make it a MISS; the reference's make the
+        # comparison meaningless: —)
+        for px, row in ((ref, b), (relais, a)):
+            miss = not_all_hits(row)
+            if miss:
+                if v != "—":
+                    v = "MISS" if px == relais else "—"
+                notes.append("%s: NOT ALL HITS (%s)" % (px, miss))
     if key == "cpu_us" and case in ("ka-64k", "ka-1m"):
         notes.append("same bytes per request for both: the CPU/req ratio is "
                      "the CPU-per-byte ratio")
@@ -147,6 +172,20 @@ def ratio_target(run, tid, what, case, relais, ref, key, how, bound):
                       bound_text(how, bound), v,
                       fmt(a[key], spec, unit), fmt(b[key], spec, unit),
                       "; ".join(notes))
+
+
+def not_all_hits(row):
+    """What says that not every measured response of a cache-hit row was a
+    hit ("" when all were)."""
+    bad = []
+    if row.get("origin_requests") is None:
+        bad.append("origin requests not counted")
+    elif row["origin_requests"]:
+        bad.append("%d origin request(s)" % row["origin_requests"])
+    if row.get("hits_unverified"):
+        bad.append("%d run(s) without a HIT before and after"
+                   % row["hits_unverified"])
+    return ", ".join(bad)
 
 
 def idle_target(run):
@@ -389,6 +428,7 @@ def evaluate(table, results, ctx):
     targets.append(scaling_target(run))
     rows = mpm_rows(run)
     targets += mpm_targets(run, rows)
+    targets += [ratio_target(run, *t) for t in CACHE_TARGETS]
     return targets, rows
 
 
