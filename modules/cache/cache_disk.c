@@ -637,6 +637,9 @@ typedef struct disk_entry_t {
     disk_header_t hdr;
     apr_off_t body_off;
     char *meta; /* key, headers, vary (from p), NULL without p */
+    char *body; /* with p, a body that came with the first read (small
+                   entries), else NULL: sent from memory, head and body
+                   in one send instead of a send and a sendfile */
 } disk_entry_t;
 
 /*
@@ -656,12 +659,19 @@ static read_result_e entry_read(const char *path, const char *key,
     read_result_e rr;
 
     e->meta = NULL;
+    e->body = NULL;
     e->fd = open(path, O_RDONLY | O_CLOEXEC);
     if (e->fd < 0) {
         return errno == ENOENT ? READ_GONE : READ_ERROR;
     }
+    /* no more than the file holds: a read past its end would cost a
+     * second pread() that returns 0 */
     if (fstat(e->fd, &e->st) != 0 ||
-        (n = pread_all(e->fd, head, sizeof(head), 0)) < 0) {
+        (n = pread_all(e->fd, head,
+                       e->st.st_size < (off_t)sizeof(head)
+                           ? (apr_size_t)e->st.st_size
+                           : sizeof(head),
+                       0)) < 0) {
         return READ_ERROR;
     }
     if ((apr_size_t)n < sizeof(disk_header_t)) {
@@ -702,6 +712,11 @@ static read_result_e entry_read(const char *path, const char *key,
         rr = READ_OK;
         if (p != NULL) {
             e->meta = apr_pmemdup(p, meta, meta_len);
+            if (heap == NULL && e->st.st_size <= n) {
+                e->body = h->body_len > 0 ? apr_pmemdup(p, head + e->body_off,
+                                                        (apr_size_t)h->body_len)
+                                          : apr_pstrdup(p, "");
+            }
         }
     }
     free(heap);
@@ -802,6 +817,12 @@ static int disk_lookup(cache_store_t *s, const char *key, apr_pool_t *p,
         /* for the next start's LRU order; a failure costs only that */
         struct timespec ts[2] = {{0, UTIME_OMIT}, {0, UTIME_NOW}};
         (void)futimens(e.fd, ts);
+    }
+    if (e.body != NULL) {
+        /* the whole entry came with the first read: served from memory */
+        hit->body = e.body;
+        close(e.fd);
+        hit->fd = -1;
     }
     return 1;
 }

@@ -160,11 +160,18 @@ static void put(cache_store_t *s, const char *key, const char *body)
     assert_int_equal(put_meta(s, key, &m, body, strlen(body), 1000), 0);
 }
 
-/* The body of a hit, read at body_off (NUL-terminated, from pconf). */
+/* The body of a hit, read at body_off (NUL-terminated, from pconf); a
+ * small entry comes whole with the first read, its body in memory. */
 static char *hit_body(const cache_hit_t *hit)
 {
     char *b = apr_palloc(pconf, (apr_size_t)hit->meta.body_len + 1);
 
+    if (hit->body != NULL) {
+        assert_int_equal(hit->fd, -1);
+        memcpy(b, hit->body, (size_t)hit->meta.body_len);
+        b[hit->meta.body_len] = '\0';
+        return b;
+    }
     assert_true(hit->fd >= 0);
     assert_int_equal(
         pread(hit->fd, b, (size_t)hit->meta.body_len, hit->body_off),
@@ -949,8 +956,11 @@ static int share_whole(cache_store_t *s, int c, int r, apr_off_t b)
         return 1;
     }
     got = apr_palloc(pconf, (apr_size_t)hit.meta.body_len + 1);
-    if (pread(hit.fd, got, (size_t)hit.meta.body_len, hit.body_off) ==
-        hit.meta.body_len) {
+    if (hit.body != NULL) {
+        memcpy(got, hit.body, (size_t)hit.meta.body_len); /* small entry */
+    }
+    if (hit.body != NULL || pread(hit.fd, got, (size_t)hit.meta.body_len,
+                                  hit.body_off) == hit.meta.body_len) {
         for (int jj = r; jj < 60; jj += 25) {
             apr_size_t len = share_len(jj, b);
             ok |= (apr_size_t)hit.meta.body_len == len &&
