@@ -28,7 +28,9 @@
 set -u
 
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
-BUILD=${1:-$TOP/build}
+# absolute: the work directory links to $BUILD/modules, and a relative
+# link would point nowhere
+BUILD=$(cd "${1:-$TOP/build}" && pwd) || exit 2
 RELAISD=$BUILD/bin/relaisd
 MPMS=${MPMS:-"event worker prefork"}
 SUPP=$TOP/test/valgrind/relais.supp
