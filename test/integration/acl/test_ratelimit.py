@@ -11,7 +11,6 @@ The backend is mod_echo answering empty bodies (EchoResponseSize 0), and
 the access log records the pid of the child that served each request
 (%P), so a test can see which process answered.
 """
-import os
 import re
 import signal
 import socket
@@ -238,6 +237,7 @@ def test_kept_across_graceful_restart(relais, sig):
     assert statuses(port, 2, "/other") == [200, 429]
 
 
+@pytest.mark.usefixtures("no_asan_quarantine")  # it measures RSS
 def test_flood_of_distinct_keys_is_bounded(relais):
     """100,000 distinct X-Client values, pipelined on 4 connections, into
     a 1024-client table: the children's memory does not follow, and a

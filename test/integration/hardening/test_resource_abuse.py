@@ -18,9 +18,7 @@ can be counted).
 Figures are printed (pytest -s shows them).  Everything is bounded in
 count and time: the file runs in well under a minute.
 """
-import os
 import socket
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -34,15 +32,10 @@ ONE_CHILD = "StartServers 1\nServerLimit 1\n"
 
 
 @pytest.fixture(autouse=True)
-def _limits_and_asan(monkeypatch):
-    """Hundreds of sockets in this process; and under AddressSanitizer (the
-    CI's second pass) freed memory waits in a quarantine (256 MB by
-    default), which RSS would count as if it were buffering: off for the
-    relaisd these tests start (no effect on a normal build)."""
+def _limits_and_asan(no_asan_quarantine):
+    """Hundreds of sockets in this process; and RSS is measured (see
+    conftest.no_asan_quarantine)."""
     raise_nofile()
-    opts = os.environ.get("ASAN_OPTIONS", "")
-    monkeypatch.setenv("ASAN_OPTIONS", (opts + ":" if opts else "") +
-                       "quarantine_size_mb=0:thread_local_quarantine_size_kb=0")
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ with -s to see them).
 One child, one event loop; RSS is VmRSS from /proc, sampled every 50 ms
 while the transfer runs; the baseline is taken after a warm-up request."""
 import hashlib
-import os
 import socket
 import threading
 import time
@@ -50,14 +49,8 @@ class Sampler:
 
 
 @pytest.fixture(autouse=True)
-def _no_asan_quarantine(monkeypatch):
-    """Under AddressSanitizer (the CI's second pass) freed memory sits in
-    a quarantine (256 MB by default), so RSS would measure allocation churn,
-    not buffering: these tests turn the quarantine off for the relaisd
-    they start (no effect on a normal build)."""
-    opts = os.environ.get("ASAN_OPTIONS", "")
-    monkeypatch.setenv("ASAN_OPTIONS", (opts + ":" if opts else "") +
-                       "quarantine_size_mb=0:thread_local_quarantine_size_kb=0")
+def _no_asan_quarantine(no_asan_quarantine):
+    """Every test here measures RSS (see conftest.no_asan_quarantine)."""
 
 
 def _start(relais, backend):
