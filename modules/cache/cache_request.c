@@ -733,12 +733,8 @@ static int wait_resume(rl_request_t *r)
         }
         return rl_request_sleep(r, st->wait_step, wait_resume);
     }
-    /* To the backend, but from a fresh resume: this one follows a sleep
-     * that "timed out", and rl_request_timed_out() would still say so to
-     * mod_proxy's first steps.  Suspending with nothing to wait for
-     * resumes at once with the flag clear. */
-    rl_request_suspend(r, go_backend);
-    return RL_SUSPENDED;
+    /* to the backend (a sleep's end is no timeout for mod_proxy) */
+    return go_backend(r);
 }
 
 static int wait_start(rl_request_t *r, cache_req_t *st)
