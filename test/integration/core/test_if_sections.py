@@ -98,13 +98,18 @@ def test_if_is_merged_after_every_location(relais):
 def test_ipmatch_and_remote(relais):
     port = start_echo(relais, "event", extra="""
 EchoName none
-<If "%{REMOTE_ADDR} -ipmatch '127.0.0.0/8' && -R '127.0.0.1'">
-    EchoName loopback
+<If "%{REMOTE_ADDR} -ipmatch '10.0.0.0/8' || -R '127.0.0.2'">
+    EchoName wrong-net
 </If>
+<ElseIf "%{REMOTE_ADDR} -ipmatch '127.0.0.0/8' && -R '127.0.0.1'">
+    EchoName loopback
+</ElseIf>
 <ElseIf "-R '10.1'">
     EchoName ten-one
 </ElseIf>
 """)
+    # the first branch must be false for 127.0.0.1 (a matcher that says
+    # yes to everything would pick it), the second true
     assert name_of(port) == "loopback"
 
 
