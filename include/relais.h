@@ -14,5 +14,7 @@
 #include "rl_provider.h"
 #include "rl_mpm.h"
 #include "rl_expr.h"
+#include "rl_io.h"
+#include "rl_ssl.h"
 
 #endif /* RELAIS_H */

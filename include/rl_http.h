@@ -248,6 +248,11 @@ struct rl_conn_t {
     int aborted;        /**< the client went away */
     void **conn_config; /**< per-module connection blocks; see pool */
     void *core;         /**< core-owned engine state */
+    /** The transport (rl_io.h), NULL for plain TCP.  A module installs it
+     *  in pre_connection (mod_ssl: TLS); the core reads and writes
+     *  through it and destroys it when the connection closes.
+     *  @since API 20261128.2 */
+    struct rl_io_t *io;
 };
 
 /** A request. */
@@ -406,6 +411,24 @@ RL_DECLARE(int) rl_request_timed_out(const rl_request_t *r);
 RL_DECLARE(int)
 rl_request_tunnel(rl_request_t *r, int fd, const char *pending, apr_size_t n,
                   apr_interval_time_t idle);
+
+/**
+ * The virtual host the core chooses for a request on c naming `host`
+ * (a Host header value, or a TLS SNI name): name-based among the vhosts
+ * of c's address, else the address's default.  Never NULL.
+ * @since API 20261128.2
+ */
+RL_DECLARE(rl_server_t *) rl_server_for_host(rl_conn_t *c, const char *host);
+
+/**
+ * rl_request_tunnel() for a backend reached through a transport (TLS):
+ * the core owns fd and io from here, and destroys io when the tunnel
+ * ends.  @since API 20261128.2
+ */
+RL_DECLARE(int)
+rl_request_tunnel_io(rl_request_t *r, int fd, struct rl_io_t *io,
+                     const char *pending, apr_size_t n,
+                     apr_interval_time_t idle);
 
 /**
  * Sees a response's body on its way out (mod_cache stores what it sees).

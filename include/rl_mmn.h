@@ -19,6 +19,9 @@
  *               expression language of <If> and Require expr);
  *               rl_location_t.cond; rl_http_clean_path; rl_response_tap;
  *               rl_sendfile; rl_child_ids.
+ *   20261128.2  rl_io.h (transports: rl_conn_t.io, rl_io_recv/send/
+ *               shutdown/destroy); rl_ssl.h (mod_ssl's provider,
+ *               rl_ssl_var, rl_conn_is_https); rl_request_tunnel_io.
  */
 #ifndef RL_MMN_H
 #define RL_MMN_H
@@ -26,7 +29,7 @@
 /** Major API version: a date; bumped on any incompatible change. */
 #define RL_MMN_MAJOR 20261128
 /** Minor API version: bumped on any compatible addition. */
-#define RL_MMN_MINOR 1
+#define RL_MMN_MINOR 2
 
 /**
  * True when the server this is compiled against is at least maj.min.

@@ -36,6 +36,29 @@ static void reset_generation_state(apr_pool_t *pconf)
     rl_if_blocks = 0;
 }
 
+/* `Listen … https` is served by whichever module provides TLS (rl_ssl.h);
+ * without one the listener would speak plain HTTP where clients expect
+ * TLS, so it is an error that names the line and the fix. */
+static void https_needs_tls_module(void)
+{
+    int i;
+
+    if (rl_ssl_provider() != NULL) {
+        return;
+    }
+    for (i = 0; i < rl_proc.listen_specs->nelts; i++) {
+        const listen_spec_t *ls =
+            &APR_ARRAY_IDX(rl_proc.listen_specs, i, listen_spec_t);
+        if (strcasecmp(ls->protocol, "https") == 0) {
+            fprintf(stderr,
+                    "relaisd: %s:%u: Listen: an https listener needs mod_ssl: "
+                    "add LoadModule ssl_module modules/mod_ssl.so\n",
+                    ls->file, ls->line);
+            rl_proc.config_errors++;
+        }
+    }
+}
+
 /* Reads and checks the whole configuration.  Returns 0 or the number of
  * errors (already printed). */
 int rl_config_load(apr_pool_t *pconf, apr_pool_t *ptemp)
@@ -72,6 +95,7 @@ int rl_config_load(apr_pool_t *pconf, apr_pool_t *ptemp)
                 conf);
         rl_proc.config_errors++;
     }
+    https_needs_tls_module();
     if (rl_proc.config_errors) {
         return rl_proc.config_errors;
     }

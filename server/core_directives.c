@@ -194,10 +194,6 @@ static const char *set_listen(rl_cmd_t *cmd, void *conf, int argc,
                             "unknown protocol '%s' (expected http or https)",
                             ls->protocol);
     }
-    if (ls->protocol != NULL && strcasecmp(ls->protocol, "https") == 0) {
-        return "https listeners need mod_ssl, which is not available yet: "
-               "use http (and terminate TLS in front of Relais for now)";
-    }
     if (ls->protocol == NULL) {
         ls->protocol = "http";
     }

@@ -60,7 +60,9 @@ typedef enum {
     V_TIME_HOUR,
     V_TIME_MIN,
     V_TIME_SEC,
-    V_TIME_WDAY
+    V_TIME_WDAY,
+    V_HTTPS, /* "on" over TLS, else "off" */
+    V_SSL    /* %{SSL_*}: mod_ssl's variable named in lit */
 } var_e;
 
 typedef enum {
@@ -108,6 +110,7 @@ static const struct {
             {"TIME_MIN", V_TIME_MIN},
             {"TIME_SEC", V_TIME_SEC},
             {"TIME_WDAY", V_TIME_WDAY},
+            {"HTTPS", V_HTTPS},
             {NULL, V_URI}};
 
 static const struct {
@@ -253,6 +256,13 @@ static word_t *parse_var(parser_t *ps)
             w->id = (int)vars[i].id;
             return w;
         }
+    }
+    if (strncasecmp(name, "SSL_", 4) == 0 && name[4] != '\0') {
+        /* mod_ssl's variables (rl_ssl.h): empty on a plain connection or
+         * without mod_ssl, as in httpd */
+        w->id = V_SSL;
+        w->lit = apr_pstrdup(ps->p, name);
+        return w;
     }
     if (strncasecmp(name, "HTTP_", 5) == 0 && name[5] != '\0') {
         /* %{HTTP_USER_AGENT} is the User-Agent header, as in httpd */
@@ -715,9 +725,12 @@ static const char *var_value(eval_t *ev, const word_t *w)
     case V_THE_REQUEST:
         return r->the_request ? r->the_request : "";
     case V_SCHEME:
-        /* TLS termination arrives with mod_ssl: a note says so then */
-        v = apr_table_get(r->notes, "request-scheme");
-        return v ? v : "http";
+        return rl_conn_is_https(r->connection) ? "https" : "http";
+    case V_HTTPS:
+        return rl_conn_is_https(r->connection) ? "on" : "off";
+    case V_SSL:
+        v = rl_ssl_var(r, w->lit);
+        return v ? v : "";
     case V_PROTOCOL:
         return r->protocol ? r->protocol : "";
     case V_SERVER_NAME:

@@ -269,11 +269,33 @@ RL_DECLARE(void) rl_conn_close(rl_conn_t *c)
     free_out(cs);
     drop_file(cs);
     rl_tunnel_close(cs);
+    if (c->io != NULL && !c->aborted) {
+        c->io->m->shutdown(c->io); /* TLS: close_notify, if it fits */
+    }
     close(c->fd);
     if (c->pool != NULL) {
         apr_pool_destroy(c->pool);
     }
+    rl_io_destroy(c->io);
     free(c); /* the conn_block_t */
+}
+
+/* rl_conn_fill() through the connection's transport (TLS). */
+static apr_status_t fill_io(rl_conn_t *c, conn_state_t *cs)
+{
+    apr_size_t want = cs->in_cap - cs->in_end, got = 0;
+    apr_status_t rv = c->io->m->recv(c->io, cs->in + cs->in_end, want, &got);
+
+    if (rv == APR_SUCCESS) {
+        /* the transport keeps recv()'s promise: a short read means
+         * nothing more can be read now (rl_io.h) */
+        cs->drained = got < want;
+        cs->in_end += got;
+        cs->last_io = apr_time_now();
+    } else if (rv == APR_EOF) {
+        cs->eof = 1;
+    }
+    return rv;
 }
 
 /* Reads what the socket has into the input buffer.
@@ -305,6 +327,9 @@ apr_status_t rl_conn_fill(rl_conn_t *c)
         } else {
             return APR_ENOSPC;
         }
+    }
+    if (c->io != NULL) {
+        return fill_io(c, cs);
     }
     do {
         n = recv(c->fd, cs->in + cs->in_end, cs->in_cap - cs->in_end, 0);
@@ -368,6 +393,16 @@ static apr_status_t send_some(rl_conn_t *c, const char *buf, apr_size_t len,
                               apr_size_t *sent)
 {
     *sent = 0;
+    if (c->io != NULL) {
+        apr_status_t rv = c->io->m->send(c->io, buf, len, sent);
+        if (*sent > 0) {
+            CONN_STATE(c)->last_io = apr_time_now();
+        }
+        if (rv != APR_SUCCESS && rv != APR_EAGAIN) {
+            c->aborted = 1;
+        }
+        return rv;
+    }
     while (*sent < len) {
         ssize_t n = send(c->fd, buf + *sent, len - *sent, MSG_NOSIGNAL);
         if (n > 0) {
@@ -387,12 +422,59 @@ static apr_status_t send_some(rl_conn_t *c, const char *buf, apr_size_t len,
     return APR_SUCCESS;
 }
 
+/* The file region of rl_sendfile() through a transport (TLS), which
+ * cannot use sendfile(2): read a piece, send it.  A piece the transport
+ * took only in part is read again from the first byte not taken, so the
+ * transport is offered the same bytes again (rl_io.h). */
+static apr_status_t send_file_io(rl_conn_t *c, conn_state_t *cs)
+{
+    char buf[16384];
+
+    while (cs->file_left > 0) {
+        size_t want = cs->file_left > (apr_off_t)sizeof(buf)
+                          ? sizeof(buf)
+                          : (size_t)cs->file_left;
+        ssize_t n = pread(cs->file_fd, buf, want, cs->file_off);
+        apr_size_t sent = 0;
+        apr_status_t rv;
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            /* the file shrank under us: the framing promised more */
+            c->aborted = 1;
+            drop_file(cs);
+            return n < 0 ? APR_FROM_OS_ERROR(errno) : APR_EOF;
+        }
+        rv = c->io->m->send(c->io, buf, (apr_size_t)n, &sent);
+        cs->file_off += (off_t)sent;
+        cs->file_left -= (apr_off_t)sent;
+        if (sent > 0) {
+            cs->last_io = apr_time_now();
+        }
+        if (rv == APR_EAGAIN) {
+            return rv;
+        }
+        if (rv != APR_SUCCESS) {
+            c->aborted = 1;
+            drop_file(cs);
+            return rv;
+        }
+    }
+    drop_file(cs);
+    return APR_SUCCESS;
+}
+
 /* The file region of rl_sendfile(), after the buffered bytes: sendfile(2)
  * in pieces, as far as the socket takes them. */
 static apr_status_t send_file(rl_conn_t *c)
 {
     conn_state_t *cs = CONN_STATE(c);
 
+    if (c->io != NULL) {
+        return send_file_io(c, cs);
+    }
     while (cs->file_left > 0) {
         size_t want =
             cs->file_left > (1 << 20) ? (size_t)1 << 20 : (size_t)cs->file_left;
@@ -1078,7 +1160,7 @@ static int step_flush(rl_conn_t *c, int timed_out)
         /* Shut our side and read what the client still sends, so that
          * unread input does not turn the close into a reset that would
          * destroy the response in flight. */
-        shutdown(c->fd, SHUT_WR);
+        rl_io_shutdown(c->io, c->fd);
         cs->linger_until = apr_time_now() + LINGER_TIME;
         cs->phase = PH_LINGER;
         return STEP_CONTINUE;
@@ -1125,6 +1207,9 @@ RL_DECLARE(int) rl_conn_run(rl_conn_t *c, int timed_out, apr_time_t *deadline)
     conn_state_t *cs = CONN_STATE(c);
     int rc;
 
+    if (c->io != NULL) {
+        c->io->want = 0;
+    }
     for (;;) {
         switch (cs->phase) {
         case PH_READ_HEAD:
@@ -1157,6 +1242,12 @@ RL_DECLARE(int) rl_conn_run(rl_conn_t *c, int timed_out, apr_time_t *deadline)
     }
     if (rc != RL_WANT_CLOSE) {
         *deadline = conn_deadline(c);
+    }
+    if ((rc == RL_WANT_READ || rc == RL_WANT_WRITE) && c->io != NULL &&
+        c->io->want != 0) {
+        /* a TLS read may wait for the socket to take a handshake
+         * message, a TLS write for one to arrive */
+        rc = c->io->want;
     }
     return rc;
 }

@@ -39,6 +39,7 @@ enum conn_wait { WAIT_NONE = 0, WAIT_BODY, WAIT_DRAIN, WAIT_TIMER, WAIT_FD };
  * 101 Switching Protocols (http_tunnel.c). */
 typedef struct tunnel_t {
     int fd;                   /* the other side (a backend), owned */
+    rl_io_t *io;              /* its transport (TLS), owned, or NULL */
     apr_interval_time_t idle; /* end after this long without traffic */
     char c2o[16384];          /* client -> other */
     apr_size_t c2o_len, c2o_pos;

@@ -20,15 +20,24 @@ RL_DECLARE(int)
 rl_request_tunnel(rl_request_t *r, int fd, const char *pending, apr_size_t n,
                   apr_interval_time_t idle)
 {
+    return rl_request_tunnel_io(r, fd, NULL, pending, n, idle);
+}
+
+RL_DECLARE(int)
+rl_request_tunnel_io(rl_request_t *r, int fd, rl_io_t *io, const char *pending,
+                     apr_size_t n, apr_interval_time_t idle)
+{
     conn_state_t *cs = CONN_STATE(r->connection);
     tunnel_t *t = calloc(1, sizeof(*t));
 
     if (t == NULL || n > sizeof(t->o2c)) {
         free(t);
+        rl_io_destroy(io);
         rl_watched_close(fd);
         return 500;
     }
     t->fd = fd;
+    t->io = io;
     t->idle = idle > 0 ? idle : r->server->timeout;
     memcpy(t->o2c, pending, n);
     t->o2c_len = n;
@@ -53,53 +62,58 @@ rl_request_tunnel(rl_request_t *r, int fd, const char *pending, apr_size_t n,
 void rl_tunnel_close(conn_state_t *cs)
 {
     if (cs->tunnel != NULL) {
+        rl_io_destroy(cs->tunnel->io);
         rl_watched_close(cs->tunnel->fd); /* a backend the proxy watched */
         free(cs->tunnel);
         cs->tunnel = NULL;
     }
 }
 
+/* One side of the tunnel: a socket and its transport (NULL: plain). */
+typedef struct side_t {
+    int fd;
+    rl_io_t *io;
+} side_t;
+
 /* Moves bytes from `from` into buf; 1 on progress, 0 on EAGAIN, -1 on
  * EOF, -2 on error. */
-static int pull(int from, char *buf, apr_size_t cap, apr_size_t *len)
+static int pull(side_t from, char *buf, apr_size_t cap, apr_size_t *len)
 {
-    ssize_t k;
+    apr_size_t got = 0;
+    apr_status_t rv =
+        rl_io_recv(from.io, from.fd, buf + *len, cap - *len, &got);
 
-    do {
-        k = recv(from, buf + *len, cap - *len, 0);
-    } while (k < 0 && errno == EINTR);
-    if (k > 0) {
-        *len += (apr_size_t)k;
+    if (rv == APR_SUCCESS) {
+        *len += got;
         return 1;
     }
-    if (k == 0) {
+    if (rv == APR_EOF) {
         return -1;
     }
-    return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -2;
+    return rv == APR_EAGAIN ? 0 : -2;
 }
 
 /* Sends buf[*pos..len) to `to`; 1 on progress, 0 on EAGAIN, -2 on error. */
-static int push(int to, const char *buf, apr_size_t *pos, apr_size_t *len)
+static int push(side_t to, const char *buf, apr_size_t *pos, apr_size_t *len)
 {
-    ssize_t k;
+    apr_size_t sent = 0;
+    apr_status_t rv = rl_io_send(to.io, to.fd, buf + *pos, *len - *pos, &sent);
 
-    do {
-        k = send(to, buf + *pos, *len - *pos, MSG_NOSIGNAL);
-    } while (k < 0 && errno == EINTR);
-    if (k > 0) {
-        *pos += (apr_size_t)k;
-        if (*pos == *len) {
-            *pos = *len = 0;
-        }
+    *pos += sent;
+    if (*pos == *len) {
+        *pos = *len = 0;
+    }
+    if (rv == APR_SUCCESS || (rv == APR_EAGAIN && sent > 0)) {
         return 1;
     }
-    return k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -2;
+    return rv == APR_EAGAIN ? 0 : -2;
 }
 
-/* Runs one direction as far as it goes; sets what it waits for. */
-static int pump(int from, int to, char *buf, apr_size_t cap, apr_size_t *len,
-                apr_size_t *pos, int *from_eof, int *to_shut, int *want_from,
-                int *want_to)
+/* Runs one direction as far as it goes; sets what it waits for (a TLS
+ * side may wait for the other direction of its socket: RL_IO_WANT). */
+static int pump(side_t from, side_t to, char *buf, apr_size_t cap,
+                apr_size_t *len, apr_size_t *pos, int *from_eof, int *to_shut,
+                int *want_from, int *want_to)
 {
     int moved = 0, rc;
 
@@ -110,7 +124,7 @@ static int pump(int from, int to, char *buf, apr_size_t cap, apr_size_t *len,
                 return -2;
             }
             if (rc == 0) {
-                *want_to |= RL_WANT_WRITE;
+                *want_to |= RL_IO_WANT(to.io, RL_WANT_WRITE);
                 return moved;
             }
             moved = 1;
@@ -118,7 +132,7 @@ static int pump(int from, int to, char *buf, apr_size_t cap, apr_size_t *len,
         }
         if (*from_eof) {
             if (!*to_shut) {
-                shutdown(to, SHUT_WR); /* pass the FIN on */
+                rl_io_shutdown(to.io, to.fd); /* pass the FIN on */
                 *to_shut = 1;
             }
             return moved;
@@ -132,7 +146,7 @@ static int pump(int from, int to, char *buf, apr_size_t cap, apr_size_t *len,
             continue;
         }
         if (rc == 0) {
-            *want_from |= RL_WANT_READ;
+            *want_from |= RL_IO_WANT(from.io, RL_WANT_READ);
             return moved;
         }
         moved = 1;
@@ -143,6 +157,7 @@ int rl_tunnel_step(rl_conn_t *c, int timed_out)
 {
     conn_state_t *cs = CONN_STATE(c);
     tunnel_t *t = cs->tunnel;
+    side_t client, other;
     int a, b;
 
     if (timed_out) {
@@ -163,9 +178,13 @@ int rl_tunnel_step(rl_conn_t *c, int timed_out)
         }
     }
     t->want_other = t->want_client = 0;
-    a = pump(c->fd, t->fd, t->c2o, sizeof(t->c2o), &t->c2o_len, &t->c2o_pos,
+    client.fd = c->fd;
+    client.io = c->io;
+    other.fd = t->fd;
+    other.io = t->io;
+    a = pump(client, other, t->c2o, sizeof(t->c2o), &t->c2o_len, &t->c2o_pos,
              &t->client_eof, &t->other_shut, &t->want_client, &t->want_other);
-    b = pump(t->fd, c->fd, t->o2c, sizeof(t->o2c), &t->o2c_len, &t->o2c_pos,
+    b = pump(other, client, t->o2c, sizeof(t->o2c), &t->o2c_len, &t->o2c_pos,
              &t->other_eof, &t->client_shut, &t->want_other, &t->want_client);
     if (a < 0 || b < 0) {
         return RL_WANT_CLOSE;

@@ -167,3 +167,8 @@ void rl_vhost_dump(rl_server_t *main)
     }
     printf("MPM: %s\n", rl_mpm_name() ? rl_mpm_name() : "(none)");
 }
+
+RL_DECLARE(rl_server_t *) rl_server_for_host(rl_conn_t *c, const char *host)
+{
+    return rl_vhost_for_request(c, host);
+}

@@ -4,7 +4,7 @@
  * A request for a path under CacheEnable goes through these steps:
  *
  *  1. lookup (quick_handler, after the acl; or the handler hook with
- *     CacheQuickHandler off).  The key is "http://host:port/path?query";
+ *     CacheQuickHandler off).  The key is "http[s]://host:port/path?query";
  *     an entry there may be a Vary marker (cache_meta_t.vary set, no
  *     body) saying which request fields select a variant, stored under
  *     the key followed by " name=value" pairs.  Then, by RFC 9111:
@@ -189,8 +189,9 @@ static const char *build_key(rl_request_t *r, const cache_dir_conf_t *conf,
         args = NULL;
     }
     if (base == NULL) {
-        base = apr_psprintf(r->pool, "http://%s:%u", key_host(r),
-                            (unsigned)r->connection->local_port);
+        base = apr_psprintf(r->pool, "%s://%s:%u",
+                            rl_conn_is_https(r->connection) ? "https" : "http",
+                            key_host(r), (unsigned)r->connection->local_port);
     }
     return apr_pstrcat(r->pool, base, path, args ? "?" : "", args ? args : "",
                        NULL);

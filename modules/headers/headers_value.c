@@ -10,7 +10,7 @@
  *   %D          D=<microseconds from then until now>, e.g. D=1532
  *   %{NAME}e    the request variable NAME (SetEnvIf, the proxy's
  *               BALANCER_*), else the process environment, else "(null)"
- *   %{NAME}s    an SSL variable: Relais has no TLS yet, so "(null)",
+ *   %{NAME}s    an SSL variable (mod_ssl), "(null)" when unset,
  *               which is what httpd gives when the variable is unset
  *
  * and the backslash escapes \\ (a backslash) and \t (a tab).  The value
@@ -286,8 +286,9 @@ const char *hv_expand(rl_request_t *r, const hv_format_t *f)
             buf_add_clean(&b, v ? v : "(null)");
             break;
         case HV_SSL:
-            /* no TLS in Relais yet: what httpd says for an unset one */
-            buf_add(&b, "(null)", 6);
+            /* mod_ssl's variable; "(null)" when unset or plain, as httpd */
+            v = rl_ssl_var(r, it->text);
+            buf_add_clean(&b, v ? v : "(null)");
             break;
         }
     }

@@ -114,6 +114,22 @@ def test_wrong_argument_count(relais):
                  "expected 1 argument, got 0", "usage: KeepAlive On|Off")
 
 
+def test_https_listener_without_mod_ssl_names_the_line(relais):
+    """Serving plain HTTP where clients expect TLS would be worse than not
+    starting: the Listen line is named with the LoadModule to add."""
+    text = header() + "Listen 127.0.0.1:%d https\n" % free_port()
+    res, path = check(relais, text)
+    assert_error(res, path, line_of(text, " https"), "Listen",
+                 "needs mod_ssl", "LoadModule ssl_module")
+
+
+def test_listen_with_an_unknown_protocol(relais):
+    text = header() + "Listen 127.0.0.1:%d spdy\n" % free_port()
+    res, path = check(relais, text)
+    assert_error(res, path, line_of(text, "spdy"), "Listen",
+                 "unknown protocol 'spdy'", "http or https")
+
+
 def test_too_many_arguments(relais):
     text = header() + "Listen 1 2 3\n"
     res, path = check(relais, text)
