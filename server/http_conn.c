@@ -1071,7 +1071,10 @@ static int step_read_head(rl_conn_t *c, int timed_out)
             continue;
         }
         if (rv == APR_EAGAIN) {
-            if (cs->shutdown && cs->head_bytes == 0) {
+            /* told to stop: an idle keep-alive connection ends; a new
+             * one waits for its first request (over TLS it spends a
+             * round trip in the handshake first), which is then served */
+            if (cs->shutdown && cs->head_bytes == 0 && c->keepalives > 0) {
                 return RL_WANT_CLOSE;
             }
             if (cs->in_start == cs->in_end) {
