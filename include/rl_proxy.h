@@ -103,7 +103,7 @@ typedef struct rl_proxy_balancer_t rl_proxy_balancer_t;
 /** A backend, as configured (read-only after start-up). */
 typedef struct rl_proxy_worker_t {
     const char *name;     /**< "http://10.0.0.1:8080" (no path) */
-    const char *scheme;   /**< "http" or "ws" */
+    const char *scheme;   /**< "http", "ws", "https" or "wss" */
     const char *hostname; /**< host as configured */
     apr_port_t port;
     const char *hostport;        /**< "host:port", for Host when not kept */

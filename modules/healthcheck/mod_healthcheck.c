@@ -20,6 +20,12 @@
  * and never answers delays nobody else's check.  Every transition is
  * logged at notice and fires proxy_member_state_changed.
  *
+ * https:// members are checked over TLS, with the same verification as
+ * the traffic (mod_ssl's provider, rl_ssl.h, with the SSLProxy* settings
+ * of the server that declares the member; the main server's for a
+ * ProxyPass backend): a member whose certificate fails verification fails
+ * its check.  hcmethod=TCP stays a bare connect, as in httpd.
+ *
  * Configuration state (the workers' settings, the expressions, the
  * templates) lives in the generation's configuration pool and is reset
  * with it.  Worker keys arrive through providers of the group
@@ -100,6 +106,9 @@ typedef struct hc_conf_t {
     int out_at_start;     /* +C already when the watchdog started */
     enum probe_state state;
     int fd;
+    rl_io_t *io;               /* TLS (https://), NULL for plain */
+    int want;                  /* after EAGAIN: RL_WANT_READ or _WRITE */
+    const rl_server_t *server; /* whose SSLProxy* settings apply */
     apr_time_t started, deadline;
     apr_size_t sent, len, cap;
     char *buf;
@@ -588,6 +597,11 @@ static void hc_record(hc_conf_t *c, const char *why, apr_time_t now)
 /* The end of a check: why is NULL when it passed. */
 static void probe_done(hc_conf_t *c, apr_time_t now, const char *why)
 {
+    if (c->io != NULL) {
+        rl_io_shutdown(c->io, c->fd); /* close_notify: an orderly end */
+        rl_io_destroy(c->io);
+        c->io = NULL;
+    }
     if (c->fd >= 0) {
         close(c->fd);
         c->fd = -1;
@@ -661,28 +675,32 @@ static void probe_read(hc_conf_t *c, apr_time_t now)
 {
     hc_response_t r;
     const char *why = NULL;
-    int eof = 0, err = 0, rc;
+    apr_status_t err = 0;
+    int eof = 0, rc;
 
     while (c->len < c->cap) {
-        ssize_t n = recv(c->fd, c->buf + c->len, c->cap - c->len, 0);
-        if (n > 0) {
-            c->len += (apr_size_t)n;
+        apr_size_t n = 0;
+        apr_status_t rv =
+            rl_io_recv(c->io, c->fd, c->buf + c->len, c->cap - c->len, &n);
+        if (rv == APR_SUCCESS) {
+            c->len += n;
             continue;
         }
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
+        if (APR_STATUS_IS_EAGAIN(rv)) {
+            c->want = RL_IO_WANT(c->io, RL_WANT_READ);
+        } else {
             /* the end (or a reset): judge what has arrived */
             eof = 1;
-            err = n < 0 ? errno : 0;
+            err = rv == APR_EOF ? 0 : rv;
         }
         break;
     }
     rc = hc_response_parse(c->buf, &c->len, c->cap, eof, c->need,
                            c->set.method == HC_HEAD, &r, &why);
     if (rc < 0 && err != 0) {
-        probe_fail(c, now, "read: %s (%s)", strerror(err), why);
+        char buf[120];
+        probe_fail(c, now, "read: %s (%s)", apr_strerror(err, buf, sizeof(buf)),
+                   why);
     } else if (rc < 0) {
         probe_fail(c, now, "%s", why);
     } else if (rc > 0) {
@@ -694,20 +712,32 @@ static void probe_read(hc_conf_t *c, apr_time_t now)
 static void probe_send(hc_conf_t *c, apr_time_t now)
 {
     while (c->sent < c->request_len) {
-        ssize_t n = send(c->fd, c->request + c->sent, c->request_len - c->sent,
-                         MSG_NOSIGNAL);
-        if (n < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            if (errno != EAGAIN && errno != EWOULDBLOCK) {
-                probe_fail(c, now, "send: %s", strerror(errno));
-            }
-            return;
+        apr_size_t n = 0;
+        apr_status_t rv = rl_io_send(c->io, c->fd, c->request + c->sent,
+                                     c->request_len - c->sent, &n);
+        c->sent += n;
+        if (rv == APR_SUCCESS) {
+            continue;
         }
-        c->sent += (apr_size_t)n;
+        if (APR_STATUS_IS_EAGAIN(rv)) {
+            c->want = RL_IO_WANT(c->io, RL_WANT_WRITE);
+        } else if (c->io != NULL && c->sent == 0) {
+            /* nothing went through a TLS connection: its handshake failed
+             * (mod_ssl has logged OpenSSL's reason just before) */
+            char buf[120];
+            probe_fail(c, now, "TLS handshake failed: %s",
+                       rv == APR_ECONNABORTED
+                           ? "the ssl line above says why (certificate, "
+                             "name, protocol)"
+                           : apr_strerror(rv, buf, sizeof(buf)));
+        } else {
+            char buf[120];
+            probe_fail(c, now, "send: %s", apr_strerror(rv, buf, sizeof(buf)));
+        }
+        return;
     }
     c->state = PR_READ;
+    c->want = RL_WANT_READ;
 }
 
 
@@ -717,7 +747,19 @@ static void probe_connected(hc_conf_t *c, apr_time_t now)
         probe_done(c, now, NULL);
         return;
     }
+    if (c->server != NULL) {
+        const rl_ssl_provider_t *ssl = rl_ssl_provider();
+        const char *err = "mod_ssl is not loaded";
+        c->io = ssl != NULL
+                    ? ssl->proxy_open(c->server, c->fd, c->w->hostname, &err)
+                    : NULL;
+        if (c->io == NULL) {
+            probe_fail(c, now, "TLS: %s", err);
+            return;
+        }
+    }
     c->state = PR_SEND;
+    c->want = RL_WANT_WRITE;
     c->sent = 0;
     c->len = 0;
     c->deadline = now + c->answer_timeout;
@@ -751,6 +793,7 @@ static void probe_start(hc_conf_t *c, apr_time_t now)
     }
     c->fd = fd;
     c->state = PR_CONNECT;
+    c->want = RL_WANT_WRITE;
     c->deadline = now + c->connect_timeout;
     if (connect(fd, (struct sockaddr *)&sa, salen) == 0) {
         probe_connected(c, now);
@@ -878,7 +921,9 @@ static void hc_watchdog(apr_array_header_t *list)
                 continue;
             }
             pfds[nfds].fd = c->fd;
-            pfds[nfds].events = c->state == PR_READ ? POLLIN : POLLOUT;
+            /* a TLS read may wait for the socket to be writable, and a
+             * TLS write for it to be readable */
+            pfds[nfds].events = c->want == RL_WANT_READ ? POLLIN : POLLOUT;
             pfds[nfds].revents = 0;
             owners[nfds++] = c;
             wake = c->deadline < wake ? c->deadline : wake;
@@ -905,6 +950,7 @@ static void hc_watchdog(apr_array_header_t *list)
     }
     for (i = 0; i < n; i++) {
         hc_conf_t *c = APR_ARRAY_IDX(list, i, hc_conf_t *);
+        rl_io_destroy(c->io);
         if (c->fd >= 0) {
             close(c->fd);
         }
@@ -937,13 +983,36 @@ static const char *host_header(apr_pool_t *p, const rl_proxy_worker_t *w)
 }
 
 
+/* Whether checks of w speak TLS: an https:// member checked with a
+ * request (hcmethod=TCP only connects). */
+static int hc_uses_tls(const hc_conf_t *c)
+{
+    return c->set.method != HC_TCP && c->set.method != HC_NONE &&
+           (strcasecmp(c->w->scheme, "https") == 0 ||
+            strcasecmp(c->w->scheme, "wss") == 0);
+}
+
+
+/* The server whose SSLProxy* settings a TLS check uses: the one that
+ * declares the member (the main server for a ProxyPass backend, since a
+ * backend may serve several virtual hosts). */
+static const rl_server_t *hc_tls_server(const hc_conf_t *c,
+                                        const rl_server_t *main_s)
+{
+    return c->w->balancer != NULL && c->w->balancer->server != NULL
+               ? c->w->balancer->server
+               : main_s;
+}
+
+
 /* What a check sends and how long it waits, once per generation. */
-static void hc_prepare(apr_pool_t *p, hc_conf_t *c)
+static void hc_prepare(apr_pool_t *p, hc_conf_t *c, const rl_server_t *main_s)
 {
     rl_proxy_worker_t *w = c->w;
     unsigned uses =
         c->set.expr ? hc_expr_uses(c->set.expr->expr) : HC_EXPR_USES_STATUS;
 
+    c->server = hc_uses_tls(c) ? hc_tls_server(c, main_s) : NULL;
     c->connect_timeout =
         w->connect_timeout > 0 ? w->connect_timeout : HC_DEFAULT_TIMEOUT;
     c->answer_timeout = w->timeout > 0 ? w->timeout : HC_DEFAULT_TIMEOUT;
@@ -1001,17 +1070,34 @@ static void hc_add_slots(apr_pool_t *p, hc_conf_t *c)
 static int hc_check_config(apr_pool_t *pconf, apr_pool_t *plog,
                            apr_pool_t *ptemp, rl_server_t *s)
 {
-    int i;
+    const rl_ssl_provider_t *ssl = rl_ssl_provider();
+    int i, bad = 0;
 
     (void)pconf;
     (void)plog;
     (void)ptemp;
-    (void)s;
     for (i = 0; hc_gen_state != NULL && i < hc_gen_state->order->nelts; i++) {
         hc_conf_t *c = APR_ARRAY_IDX(hc_gen_state->order, i, hc_conf_t *);
+        const rl_server_t *ts;
         c->w->health_checked = c->set.method != HC_NONE;
+        if (!hc_uses_tls(c) || ssl == NULL) {
+            continue; /* without mod_ssl, mod_proxy says what to load */
+        }
+        ts = hc_tls_server(c, s);
+        if (!ssl->proxy_enabled(ts)) {
+            rl_log_error(RL_LOG_EMERG, 0, s,
+                         "%s:%u: %s: its health checks speak TLS with the "
+                         "SSLProxy* settings of %s, where SSLProxyEngine is "
+                         "off: add SSLProxyEngine on there (or "
+                         "hcmethod=TCP)",
+                         c->w->file, c->w->line, c->w->name,
+                         ts->is_virtual ? "the <VirtualHost> that declares "
+                                          "it"
+                                        : "the main server");
+            bad = 1;
+        }
     }
-    return RL_OK;
+    return bad ? 500 : RL_OK;
 }
 
 
@@ -1048,7 +1134,7 @@ static int hc_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                          w->balancer ? w->balancer->name : "", member_label(w),
                          w->name, c->set.expr->name);
         }
-        hc_prepare(pconf, c);
+        hc_prepare(pconf, c, s);
         APR_ARRAY_PUSH(list, hc_conf_t *) = c;
     }
     if (list->nelts == 0) {
@@ -1075,7 +1161,9 @@ static int hc_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 
 static void hc_register_hooks(apr_pool_t *p)
 {
-    static const char *const after[] = {"proxy", "balancer", NULL};
+    /* after mod_ssl too: its post_config builds the TLS contexts that the
+     * watchdog (forked here) uses for https:// members */
+    static const char *const after[] = {"proxy", "balancer", "ssl", NULL};
 
     rl_register_provider(p, "proxy_worker_param", "hcmethod", "1", &p_method);
     rl_register_provider(p, "proxy_worker_param", "hcuri", "1", &p_uri);

@@ -430,8 +430,135 @@ static int proxy_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
     return RL_OK;
 }
 
-/* check_config, so that relaisd -t sees it too: without ProxyResolver,
- * every backend host name must resolve now (each name asked once). */
+/* "the main server" or "<VirtualHost> name (file:line)". */
+static const char *server_label(apr_pool_t *p, const rl_server_t *s)
+{
+    if (!s->is_virtual) {
+        return "the main server";
+    }
+    return apr_psprintf(p, "<VirtualHost> %s (%s:%u)",
+                        s->server_name ? s->server_name : "",
+                        s->defn_file ? s->defn_file : "?", s->defn_line);
+}
+
+/* Once per line: a ProxyPass inherited by several vhosts is named once. */
+static int tls_report_once(apr_hash_t *said, apr_pool_t *p, const char *file,
+                           unsigned line)
+{
+    const char *key = apr_psprintf(p, "%s:%u", file ? file : "", line);
+
+    if (apr_hash_get(said, key, APR_HASH_KEY_STRING) != NULL) {
+        return 0;
+    }
+    apr_hash_set(said, key, APR_HASH_KEY_STRING, key);
+    return 1;
+}
+
+/* The TLS members of the balancer a ProxyPass target names, or NULL. */
+static const rl_proxy_worker_t *tls_member_of(const char *target)
+{
+    apr_array_header_t *all = proxy_workers();
+    int i;
+
+    for (i = 0; all != NULL && i < all->nelts; i++) {
+        const rl_proxy_worker_t *w = APR_ARRAY_IDX(all, i, rl_proxy_worker_t *);
+        apr_size_t n;
+        if (w->balancer == NULL || !proxy_worker_is_tls(w)) {
+            continue;
+        }
+        n = strlen(w->balancer->name);
+        if (strncasecmp(target, w->balancer->name, n) == 0 &&
+            (target[n] == '\0' || target[n] == '/')) {
+            return w;
+        }
+    }
+    return NULL;
+}
+
+/* A server whose requests reach an https:// backend (its ProxyPass lines,
+ * the main server's it inherits, the balancers they name, the members it
+ * declares) must have SSLProxyEngine on: the TLS settings are the
+ * server's.  httpd finds out at the first request (a 500); here it is a
+ * configuration error. */
+static int tls_check_server(apr_pool_t *p, apr_hash_t *said, rl_server_t *s)
+{
+    const proxy_server_conf_t *conf = proxy_server_conf(s);
+    apr_array_header_t *all = proxy_workers();
+    int i, bad = 0;
+
+    for (i = 0; i < conf->aliases->nelts; i++) {
+        const proxy_alias_t *a =
+            &APR_ARRAY_IDX(conf->aliases, i, proxy_alias_t);
+        const rl_proxy_worker_t *m = a->worker == NULL && a->real_path != NULL
+                                         ? tls_member_of(a->real)
+                                         : NULL;
+        if ((a->worker == NULL || !proxy_worker_is_tls(a->worker)) &&
+            m == NULL) {
+            continue;
+        }
+        if (tls_report_once(said, p, a->file, a->line)) {
+            rl_log_error(
+                RL_LOG_EMERG, 0, s,
+                "%s:%u: ProxyPass %s %s: TLS to backends is off in "
+                "%s: add SSLProxyEngine on there%s%s",
+                a->file, a->line, a->fake, a->real, server_label(p, s),
+                m ? " (member " : "",
+                m ? apr_psprintf(p, "%s, %s:%u)", m->name, m->file, m->line)
+                  : "");
+        }
+        bad = 1;
+    }
+    for (i = 0; all != NULL && i < all->nelts; i++) {
+        const rl_proxy_worker_t *w = APR_ARRAY_IDX(all, i, rl_proxy_worker_t *);
+        if (w->balancer == NULL || w->balancer->server != s ||
+            !proxy_worker_is_tls(w) || w->resolve_slot > 0) {
+            continue;
+        }
+        if (tls_report_once(said, p, w->file, w->line)) {
+            rl_log_error(RL_LOG_EMERG, 0, s,
+                         "%s:%u: BalancerMember %s: TLS to backends is off "
+                         "in %s: add SSLProxyEngine on there",
+                         w->file, w->line, w->name, server_label(p, s));
+        }
+        bad = 1;
+    }
+    return bad;
+}
+
+/* https:// and wss:// backends need mod_ssl, and SSLProxyEngine on. */
+static int proxy_check_tls(apr_pool_t *ptemp, rl_server_t *main_s)
+{
+    const rl_ssl_provider_t *ssl = rl_ssl_provider();
+    apr_array_header_t *all = proxy_workers();
+    apr_hash_t *said = apr_hash_make(ptemp);
+    rl_server_t *s;
+    int i, bad = 0;
+
+    for (i = 0; ssl == NULL && all != NULL && i < all->nelts; i++) {
+        const rl_proxy_worker_t *w = APR_ARRAY_IDX(all, i, rl_proxy_worker_t *);
+        if (proxy_worker_is_tls(w) && w->resolve_slot == 0) {
+            rl_log_error(RL_LOG_EMERG, 0, main_s,
+                         "%s:%u: %s: https:// backends need mod_ssl "
+                         "(LoadModule ssl_module modules/mod_ssl.so, then "
+                         "SSLProxyEngine on)",
+                         w->file, w->line, w->name);
+            bad = 1;
+        }
+    }
+    if (ssl == NULL) {
+        return bad;
+    }
+    for (s = main_s; s != NULL; s = s->next) {
+        if (!ssl->proxy_enabled(s) && tls_check_server(ptemp, said, s)) {
+            bad = 1;
+        }
+    }
+    return bad;
+}
+
+/* check_config, so that relaisd -t sees it too: https:// backends have
+ * TLS (proxy_check_tls); without ProxyResolver, every backend host name
+ * must resolve now (each name asked once). */
 static int proxy_check_config(apr_pool_t *pconf, apr_pool_t *plog,
                               apr_pool_t *ptemp, rl_server_t *s)
 {
@@ -441,8 +568,9 @@ static int proxy_check_config(apr_pool_t *pconf, apr_pool_t *plog,
 
     (void)pconf;
     (void)plog;
+    bad = proxy_check_tls(ptemp, s);
     if (all == NULL || proxy_resolver_wanted(s)) {
-        return RL_OK;
+        return bad ? 500 : RL_OK;
     }
     for (i = 0; i < all->nelts; i++) {
         rl_proxy_worker_t *w = APR_ARRAY_IDX(all, i, rl_proxy_worker_t *);

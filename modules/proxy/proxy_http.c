@@ -15,6 +15,17 @@
  * Memory is bounded: one 16 KiB buffer each way; a slow client makes the
  * proxy stop reading the backend (TCP pushes back), it never buffers a
  * whole response.
+ *
+ * https:// and wss:// backends: once connected, the connection gets a TLS
+ * transport from mod_ssl (rl_ssl_provider()->proxy_open, so mod_proxy
+ * never links against it) and every byte goes through rl_io_send() and
+ * rl_io_recv(), which take the plain path when there is no transport.
+ * The handshake runs inside the first send; a TLS read may need the
+ * socket writable and a write readable, so every wait is for
+ * RL_IO_WANT(io, ...).  A handshake that fails counts as a failed
+ * connect (503, failover, the member's error count).  The transport
+ * stays with the connection in the keep-alive pool: a reused https
+ * connection needs no new handshake.
  */
 #include "proxy_private.h"
 
@@ -77,6 +88,9 @@ typedef struct proxy_req_t {
     int failovers;           /* members tried after the first */
     int awaiting;            /* the request is out: the answer is not there
                         yet, so wait before reading */
+    int handshaking;         /* a new TLS connection: nothing has gone
+                                through it yet (a failure now is the
+                                handshake's) */
 } proxy_req_t;
 
 static int proxy_resume(rl_request_t *r);
@@ -196,6 +210,28 @@ static apr_interval_time_t worker_timeout(rl_request_t *r,
         return conf->timeout;
     }
     return r->server->timeout;
+}
+
+int proxy_worker_is_tls(const rl_proxy_worker_t *w)
+{
+    /* the scheme is one of http, https, ws, wss (proxy_worker.c): the TLS
+     * ones are the longer of each pair, told apart without a compare */
+    const char *sc = w->scheme;
+
+    return (sc[0] == 'w' || sc[0] == 'W') ? sc[2] != '\0' : sc[4] != '\0';
+}
+
+/* Which pooled connections a request may take (proxy_conn_t.tls_key). */
+static const void *tls_key(const rl_request_t *r, const rl_proxy_worker_t *w)
+{
+    return proxy_worker_is_tls(w) ? r->server : NULL;
+}
+
+/* What a wait after EAGAIN on the backend is for: the transport may need
+ * the other direction (TLS). */
+static int backend_want(const proxy_req_t *pr, int natural)
+{
+    return RL_IO_WANT(pr->bc->io, natural);
 }
 
 typedef struct head_ctx_t {
@@ -350,6 +386,7 @@ static int open_backend(rl_request_t *r, proxy_req_t *pr)
     }
     bc->fd = fd;
     bc->worker = w;
+    bc->tls_key = tls_key(r, w);
     bc->created = apr_time_now();
     bc->addr_seq = seq;
     pr->bc = bc;
@@ -434,7 +471,10 @@ static int start_attempt(rl_request_t *r, proxy_req_t *pr)
     pr->in_len = pr->in_pos = pr->scan = 0;
     pr->out_pos = 0;
     pr->head_written = 0;
-    pr->bc = pr->worker->enable_reuse ? proxy_pool_get(pr->worker) : NULL;
+    pr->handshaking = 0;
+    pr->bc = pr->worker->enable_reuse
+                 ? proxy_pool_get(pr->worker, tls_key(r, pr->worker))
+                 : NULL;
     if (pr->bc != NULL) {
         pr->reused = 1;
         pr->state = PS_SEND_HEAD;
@@ -456,16 +496,21 @@ static int start_attempt(rl_request_t *r, proxy_req_t *pr)
     return RL_OK; /* connected at once, or failed: proxy_step checks */
 }
 
-static int connect_failed(rl_request_t *r, proxy_req_t *pr, int err)
+/* err: an errno, 0 for a timeout; why, when not NULL, says what failed
+ * instead (TLS). */
+static int connect_failed(rl_request_t *r, proxy_req_t *pr, int err,
+                          const char *why)
 {
     char buf[120];
 
     rl_log_rerror(RL_LOG_ERR, 0, r, "cannot connect to backend %s: %s",
                   pr->worker->name,
-                  err ? apr_strerror(APR_FROM_OS_ERROR(err), buf, sizeof(buf))
-                      : "connection timed out");
-    rl_proxy_worker_failed(pr->worker,
-                           err ? "connection refused" : "connect timeout");
+                  why   ? why
+                  : err ? apr_strerror(APR_FROM_OS_ERROR(err), buf, sizeof(buf))
+                        : "connection timed out");
+    rl_proxy_worker_failed(pr->worker, why   ? why
+                                       : err ? "connection refused"
+                                             : "connect timeout");
     if (pr->worker->retry > 0) {
         apr_table_setn(
             r->err_headers_out, "Retry-After",
@@ -476,6 +521,27 @@ static int connect_failed(rl_request_t *r, proxy_req_t *pr, int err)
     return failover(r, pr);
 }
 
+
+/*
+ * A new connection to an https:// or wss:// backend gets its TLS transport
+ * (the handshake itself runs in the first send).  mod_ssl is there: the
+ * configuration check refused such a URL without it.  NULL, or why not.
+ */
+static const char *start_tls(rl_request_t *r, proxy_req_t *pr)
+{
+    const rl_ssl_provider_t *ssl = rl_ssl_provider();
+    const char *err = "mod_ssl is not loaded";
+
+    if (ssl != NULL) {
+        pr->bc->io =
+            ssl->proxy_open(r->server, pr->bc->fd, pr->worker->hostname, &err);
+    }
+    if (pr->bc->io == NULL) {
+        return err;
+    }
+    pr->handshaking = 1;
+    return NULL;
+}
 
 /*
  * A balancer member could not be reached: the request goes to another
@@ -520,30 +586,34 @@ static int failover(rl_request_t *r, proxy_req_t *pr)
     return rc == RL_OK ? proxy_step(r, pr) : rc;
 }
 
-/* Sends pr->out[out_pos..out_len) to the backend. */
-static int send_out(rl_request_t *r, proxy_req_t *pr, int *failed)
+/* Sends pr->out[out_pos..out_len) to the backend.  *failed: the error
+ * (APR status) when the connection broke. */
+static int send_out(rl_request_t *r, proxy_req_t *pr, apr_status_t *failed)
 {
-    *failed = 0;
+    *failed = APR_SUCCESS;
     while (pr->out_pos < pr->out_len) {
-        ssize_t n = send(pr->bc->fd, pr->out + pr->out_pos,
-                         pr->out_len - pr->out_pos, MSG_NOSIGNAL);
+        apr_size_t n = 0;
+        apr_status_t rv =
+            rl_io_send(pr->bc->io, pr->bc->fd, pr->out + pr->out_pos,
+                       pr->out_len - pr->out_pos, &n);
         if (n > 0) {
+            pr->handshaking = 0;
             if (pr->state == PS_SEND_HEAD) {
-                pr->head_written += (apr_size_t)n;
+                pr->head_written += n;
             }
-            pr->out_pos += (apr_size_t)n;
+            pr->out_pos += n;
             __atomic_fetch_add(&pr->worker->s->bytes_out, (apr_uint64_t)n,
                                __ATOMIC_RELAXED);
+        }
+        if (rv == APR_SUCCESS) {
             continue;
         }
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            return rl_request_watch(r, pr->bc->fd, RL_WANT_WRITE,
+        if (APR_STATUS_IS_EAGAIN(rv)) {
+            return rl_request_watch(r, pr->bc->fd,
+                                    backend_want(pr, RL_WANT_WRITE),
                                     apr_time_now() + pr->timeout, proxy_resume);
         }
-        *failed = errno ? errno : EPIPE;
+        *failed = rv;
         return RL_DONE;
     }
     return RL_OK;
@@ -636,7 +706,8 @@ static void in_buffer_put(proxy_req_t *pr)
  * or an error. */
 static apr_status_t backend_read(proxy_req_t *pr)
 {
-    ssize_t n;
+    apr_size_t n = 0;
+    apr_status_t rv;
 
     if (pr->in == NULL) {
         pr->in_cap = PROXY_BUF;
@@ -681,12 +752,11 @@ static apr_status_t backend_read(proxy_req_t *pr)
             return APR_ENOSPC;
         }
     }
-    do {
-        n = recv(pr->bc->fd, pr->in + pr->in_len, pr->in_cap - pr->in_len, 0);
-    } while (n < 0 && errno == EINTR);
-    if (n > 0) {
-        pr->in_filled = pr->in_len + (apr_size_t)n == pr->in_cap;
-        pr->in_len += (apr_size_t)n;
+    rv = rl_io_recv(pr->bc->io, pr->bc->fd, pr->in + pr->in_len,
+                    pr->in_cap - pr->in_len, &n);
+    if (rv == APR_SUCCESS && n > 0) {
+        pr->in_filled = pr->in_len + n == pr->in_cap;
+        pr->in_len += n;
         __atomic_fetch_add(&pr->worker->s->bytes_in, (apr_uint64_t)n,
                            __ATOMIC_RELAXED);
         if (!pr->got_response_byte) {
@@ -695,13 +765,7 @@ static apr_status_t backend_read(proxy_req_t *pr)
         }
         return APR_SUCCESS;
     }
-    if (n == 0) {
-        return APR_EOF;
-    }
-    if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        return APR_EAGAIN;
-    }
-    return APR_FROM_OS_ERROR(errno);
+    return rv == APR_SUCCESS ? APR_EAGAIN : rv;
 }
 
 /* How much of value a ProxyPassReverse URL covers (0: none).  For
@@ -767,7 +831,10 @@ static const char *reverse_map(rl_request_t *r, const char *value)
             if (value[0] == '/' || host == NULL) {
                 return apr_pstrcat(r->pool, fake, rest, NULL);
             }
-            return apr_pstrcat(r->pool, "http://", host, fake, rest, NULL);
+            return apr_pstrcat(r->pool,
+                               rl_conn_is_https(r->connection) ? "https://"
+                                                               : "http://",
+                               host, fake, rest, NULL);
         }
     }
     return value;
@@ -963,6 +1030,7 @@ static int start_tunnel(rl_request_t *r, proxy_req_t *pr,
                         const rl_http_response_t *h)
 {
     const char *up = NULL;
+    rl_io_t *io;
     int i, fd;
 
     for (i = 0; i < h->nfields; i++) {
@@ -989,8 +1057,13 @@ static int start_tunnel(rl_request_t *r, proxy_req_t *pr,
     finish_exchange_notes(r, pr);
     rl_proxy_run_post_request(r, pr->worker, RL_PROXY_OK);
     rl_request_unwatch(r, pr->bc->fd);
-    fd = proxy_conn_detach(pr->bc);
+    fd = proxy_conn_detach(pr->bc, &io);
     pr->bc = NULL;
+    if (io != NULL) {
+        /* wss://: the core relays through the TLS transport */
+        return rl_request_tunnel_io(r, fd, io, pr->in + pr->in_pos,
+                                    pr->in_len - pr->in_pos, pr->timeout);
+    }
     return rl_request_tunnel(r, fd, pr->in + pr->in_pos,
                              pr->in_len - pr->in_pos, pr->timeout);
 }
@@ -999,15 +1072,15 @@ static int start_tunnel(rl_request_t *r, proxy_req_t *pr,
 /* The state machine; returns like a handler. */
 static int proxy_step(rl_request_t *r, proxy_req_t *pr)
 {
-    int rc, failed, err;
+    int rc, err;
     socklen_t el;
-    apr_status_t rv;
+    apr_status_t rv, failed;
 
     for (;;) {
         switch (pr->state) {
         case PS_CONNECT:
             if (rl_request_timed_out(r)) {
-                return connect_failed(r, pr, 0);
+                return connect_failed(r, pr, 0, NULL);
             }
             err = 0;
             el = sizeof(err);
@@ -1030,14 +1103,23 @@ static int proxy_step(rl_request_t *r, proxy_req_t *pr)
                                         pr->connect_deadline, proxy_resume);
             }
             if (err != 0) {
-                return connect_failed(r, pr, err);
+                return connect_failed(r, pr, err, NULL);
             }
             pr->connected = apr_time_now();
             pr->state = PS_SEND_HEAD;
+            if (proxy_worker_is_tls(pr->worker)) {
+                const char *why = start_tls(r, pr);
+                if (why != NULL) {
+                    return connect_failed(r, pr, 0, why);
+                }
+            }
             break;
 
         case PS_SEND_HEAD:
         case PS_SEND_BODY:
+            if (rl_request_timed_out(r) && pr->handshaking) {
+                return connect_failed(r, pr, 0, "TLS handshake timed out");
+            }
             if (rl_request_timed_out(r)) {
                 rl_log_rerror(RL_LOG_ERR, 0, r,
                               "backend %s took no request data for %ld s",
@@ -1051,7 +1133,11 @@ static int proxy_step(rl_request_t *r, proxy_req_t *pr)
             if (rc == RL_SUSPENDED) {
                 return rc;
             }
-            if (failed) {
+            if (failed != APR_SUCCESS && pr->handshaking) {
+                /* mod_ssl has logged why (certificate, protocol...) */
+                return connect_failed(r, pr, 0, "TLS handshake failed");
+            }
+            if (failed != APR_SUCCESS) {
                 if (can_retry(r, pr)) {
                     drop_backend(pr);
                     build_head(r, pr);
@@ -1061,7 +1147,7 @@ static int proxy_step(rl_request_t *r, proxy_req_t *pr)
                     }
                     break;
                 }
-                rl_log_rerror(RL_LOG_ERR, APR_FROM_OS_ERROR(failed), r,
+                rl_log_rerror(RL_LOG_ERR, failed, r,
                               "sending the request to backend %s failed",
                               pr->worker->name);
                 drop_backend(pr);
@@ -1097,9 +1183,9 @@ static int proxy_step(rl_request_t *r, proxy_req_t *pr)
             }
             if (pr->awaiting) {
                 pr->awaiting = 0;
-                return rl_request_watch(r, pr->bc->fd, RL_WANT_READ,
-                                        apr_time_now() + pr->timeout,
-                                        proxy_resume);
+                return rl_request_watch(
+                    r, pr->bc->fd, backend_want(pr, RL_WANT_READ),
+                    apr_time_now() + pr->timeout, proxy_resume);
             }
             rc = pr->in_len > pr->in_pos
                      ? rl_http_head_end(pr->in + pr->in_pos,
@@ -1112,9 +1198,9 @@ static int proxy_step(rl_request_t *r, proxy_req_t *pr)
                     continue;
                 }
                 if (APR_STATUS_IS_EAGAIN(rv)) {
-                    return rl_request_watch(r, pr->bc->fd, RL_WANT_READ,
-                                            apr_time_now() + pr->timeout,
-                                            proxy_resume);
+                    return rl_request_watch(
+                        r, pr->bc->fd, backend_want(pr, RL_WANT_READ),
+                        apr_time_now() + pr->timeout, proxy_resume);
                 }
                 if (can_retry(r, pr)) {
                     drop_backend(pr);
@@ -1204,9 +1290,9 @@ static int proxy_step(rl_request_t *r, proxy_req_t *pr)
                 continue;
             }
             if (APR_STATUS_IS_EAGAIN(rv)) {
-                return rl_request_watch(r, pr->bc->fd, RL_WANT_READ,
-                                        apr_time_now() + pr->timeout,
-                                        proxy_resume);
+                return rl_request_watch(
+                    r, pr->bc->fd, backend_want(pr, RL_WANT_READ),
+                    apr_time_now() + pr->timeout, proxy_resume);
             }
             if (rv == APR_EOF && pr->resp_kind == RL_BODY_UNTIL_CLOSE) {
                 finish_exchange(r, pr, 1);

@@ -36,6 +36,7 @@ static void idle_lists_free(void *lists)
         while (l[i] != NULL) {
             proxy_conn_t *bc = l[i];
             l[i] = bc->next;
+            rl_io_destroy(bc->io);
             close(bc->fd);
             free(bc);
         }
@@ -51,7 +52,9 @@ static void idle_key_make(void)
 static volatile apr_uint32_t open_count[POOL_MAX_WORKERS];
 
 /* True when an idle connection is still usable: no EOF and no stray
- * bytes waiting (a stray byte would be read as the next response). */
+ * bytes waiting (a stray byte would be read as the next response).  The
+ * same holds over TLS: an idle backend sends nothing but a close_notify
+ * or an alert, and either means the connection is done. */
 static int still_alive(int fd)
 {
     char b;
@@ -65,13 +68,20 @@ void proxy_conn_close(proxy_conn_t *bc)
     if (bc->worker->index >= 0 && bc->worker->index < POOL_MAX_WORKERS) {
         apr_atomic_dec32(&open_count[bc->worker->index]);
     }
+    if (bc->io != NULL) {
+        /* close_notify, so the backend sees an orderly end, not a cut */
+        rl_io_shutdown(bc->io, bc->fd);
+        rl_io_destroy(bc->io);
+    }
     rl_watched_close(bc->fd); /* the MPM forgets it, then it is closed */
     free(bc);
 }
 
-int proxy_conn_detach(proxy_conn_t *bc)
+int proxy_conn_detach(proxy_conn_t *bc, rl_io_t **io)
 {
     int fd = bc->fd;
+
+    *io = bc->io;
 
     if (bc->worker->index >= 0 && bc->worker->index < POOL_MAX_WORKERS) {
         apr_atomic_dec32(&open_count[bc->worker->index]);
@@ -104,16 +114,23 @@ static void pool_stirred(void *ctx)
     }
 }
 
-proxy_conn_t *proxy_pool_get(rl_proxy_worker_t *w)
+/* An idle connection to w, opened under the TLS settings of tls_key (see
+ * proxy_conn_t), or NULL. */
+proxy_conn_t *proxy_pool_get(rl_proxy_worker_t *w, const void *tls_key)
 {
     apr_time_t now = apr_time_now();
-    proxy_conn_t *bc;
+    proxy_conn_t **link, *bc;
 
     if (idle_lists == NULL || w->index < 0 || w->index >= POOL_MAX_WORKERS) {
         return NULL;
     }
-    while ((bc = idle_lists[w->index]) != NULL) {
-        idle_lists[w->index] = bc->next;
+    link = &idle_lists[w->index];
+    while ((bc = *link) != NULL) {
+        if (bc->tls_key != tls_key) {
+            link = &bc->next; /* verified under another server's rules */
+            continue;
+        }
+        *link = bc->next;
         bc->next = NULL;
         /* Parked with the MPM (event), a connection that received data or
          * EOF while idle was flagged as it happened; otherwise one peek

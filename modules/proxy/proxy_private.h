@@ -68,6 +68,12 @@ typedef struct proxy_dir_conf_t {
 /** A connection to a backend. */
 typedef struct proxy_conn_t {
     int fd;
+    rl_io_t *io; /* the TLS transport (https://, wss://), NULL for plain */
+    /* TLS: the server whose SSLProxy* settings verified the backend (NULL
+     * for plain).  Workers are shared by every ProxyPass naming the same
+     * URL, and vhosts may verify differently: a pooled connection is only
+     * reused under the settings that accepted it. */
+    const void *tls_key;
     rl_proxy_worker_t *worker;
     apr_time_t idle_since; /* when it went back to the pool */
     apr_time_t created;
@@ -92,16 +98,19 @@ int proxy_worker_address_is(const rl_proxy_worker_t *w, const void *sa,
                             apr_uint32_t len);
 
 /* proxy_pool.c */
-proxy_conn_t *proxy_pool_get(rl_proxy_worker_t *w);
+proxy_conn_t *proxy_pool_get(rl_proxy_worker_t *w, const void *tls_key);
 void proxy_pool_put(proxy_conn_t *bc);
 void proxy_conn_close(proxy_conn_t *bc);
-/* Gives up the descriptor (to the core's tunnel) and frees the rest. */
-int proxy_conn_detach(proxy_conn_t *bc);
+/* Gives up the descriptor and its transport (to the core's tunnel) and
+ * frees the rest. */
+int proxy_conn_detach(proxy_conn_t *bc, rl_io_t **io);
 int proxy_pool_reserve(rl_proxy_worker_t *w);
 void proxy_pool_unreserve(rl_proxy_worker_t *w);
 
 /* proxy_http.c */
 int proxy_http_handler(rl_request_t *r);
+/* True for the schemes spoken over TLS (https, wss). */
+int proxy_worker_is_tls(const rl_proxy_worker_t *w);
 
 /* proxy_resolver.c */
 const char *proxy_resolver_directive(rl_cmd_t *cmd, void *dconf, int argc,

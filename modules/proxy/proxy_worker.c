@@ -225,6 +225,14 @@ static void add_worker(rl_proxy_worker_t *w)
 }
 
 
+/* 443 for the schemes spoken over TLS, 80 for the others. */
+static apr_port_t default_port(const char *scheme)
+{
+    return strcasecmp(scheme, "https") == 0 || strcasecmp(scheme, "wss") == 0
+               ? 443
+               : 80;
+}
+
 /* scheme://host[:port][/path] -> scheme, host, port */
 static const char *split_url(apr_pool_t *p, const char *url,
                              const char **scheme, const char **host,
@@ -239,10 +247,11 @@ static const char *split_url(apr_pool_t *p, const char *url,
                             url);
     }
     *scheme = apr_pstrndup(p, url, s - url);
-    if (strcasecmp(*scheme, "http") != 0 && strcasecmp(*scheme, "ws") != 0) {
+    if (strcasecmp(*scheme, "http") != 0 && strcasecmp(*scheme, "ws") != 0 &&
+        strcasecmp(*scheme, "https") != 0 && strcasecmp(*scheme, "wss") != 0) {
         return apr_psprintf(p,
                             "'%s': scheme '%s' is not supported (expected "
-                            "http:// or ws://; https:// arrives with mod_ssl)",
+                            "http://, https://, ws:// or wss://)",
                             url, *scheme);
     }
     h = s + 3;
@@ -261,7 +270,7 @@ static const char *split_url(apr_pool_t *p, const char *url,
     if (**host == '\0') {
         return apr_psprintf(p, "'%s': no host", url);
     }
-    *port = 80;
+    *port = default_port(*scheme);
     if (colon != NULL) {
         char *e;
         long v = strtol(colon + 1, &e, 10);
@@ -281,7 +290,7 @@ static rl_proxy_worker_t *define_worker(rl_cmd_t *cmd, rl_proxy_balancer_t *b,
 {
     apr_pool_t *p = cmd->pool;
     const char *scheme = NULL, *host = NULL, *name;
-    apr_port_t port;
+    apr_port_t port = 0;
     rl_proxy_worker_t *w = NULL;
     apr_uint32_t status = 0;
     int i, existing = 0;
@@ -313,12 +322,14 @@ static rl_proxy_worker_t *define_worker(rl_cmd_t *cmd, rl_proxy_balancer_t *b,
         w->scheme = apr_pstrdup(p, scheme);
         w->hostname = apr_pstrdup(p, host);
         w->port = port;
-        /* the Host header: IPv6 literals in brackets, port 80 left out */
-        w->hostport =
-            port == 80 ? (strchr(host, ':') ? apr_psprintf(p, "[%s]", host)
-                                            : w->hostname)
-            : strchr(host, ':') ? apr_psprintf(p, "[%s]:%u", host, port)
-                                : apr_psprintf(p, "%s:%u", host, port);
+        /* the Host header: IPv6 literals in brackets, the scheme's default
+         * port (80, 443) left out */
+        w->hostport = port == default_port(scheme)
+                          ? (strchr(host, ':') ? apr_psprintf(p, "[%s]", host)
+                                               : w->hostname)
+                      : strchr(host, ':')
+                          ? apr_psprintf(p, "[%s]:%u", host, port)
+                          : apr_psprintf(p, "%s:%u", host, port);
         w->timeout = -1;
         w->connect_timeout = -1;
         w->retry = apr_time_from_sec(60);
