@@ -21,7 +21,11 @@ FIELDS = ["started", "commit", "case", "proxy", "reps", "duration_s",
           # added with the cache-hit cases (hit-*): CPU per hit as a ratio
           # to nginx-1-cache's, origin requests during the measured runs
           # (0: all hits) and runs whose hits were not verified
-          "cpu_vs_nginx_cache", "origin_requests", "hits_unverified"]
+          "cpu_vs_nginx_cache", "origin_requests", "hits_unverified",
+          # added with the TLS cases: handshakes of tls-hs that the
+          # client saw resumed (0: all full; the tls-* rows' cpu_vs_haproxy
+          # is against haproxy-1-tls)
+          "tls_resumed"]
 
 
 def read(path):

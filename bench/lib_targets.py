@@ -1,5 +1,6 @@
 """bench/lib_targets.py: the performance targets of issue 5 (and issue 7's
-CPU per cache hit), read off one bench/run (its median table, its runs,
+CPU per cache hit, and the TLS issue's full handshakes and keep-alive
+requests over TLS), read off one bench/run (its median table, its runs,
 the idle-connection test and the soak), each with the measured value, the
 reference, the ratio, the bound and a verdict; and the tables of the idle
 test, the soak and the prefork / worker MPMs against the first figures
@@ -43,6 +44,17 @@ CACHE_TARGETS = [
      1.00),
     ("7d", "CPU per cache hit, 64 KiB, disk store",
      "hit-64k-disk", "relais-1-cache", "nginx-1-cache", "cpu_us", "le",
+     1.00),
+]
+# the TLS issue: Relais at or above HAProxy (same certificate, one worker
+# each), judged like the others on the proxy's CPU time per unit of work:
+# per full handshake (tls-hs: one per request) and per keep-alive request
+TLS_TARGETS = [
+    ("T1", "TLS full handshakes: at or above HAProxy (CPU per full "
+     "handshake, ECDSA P-256)", "tls-hs", "relais-1-tls", "haproxy-1-tls",
+     "cpu_us", "le", 1.00),
+    ("T2", "TLS keep-alive requests: at or above HAProxy (CPU per request, "
+     "1 KiB)", "tls-ka-1k", "relais-1-tls", "haproxy-1-tls", "cpu_us", "le",
      1.00),
 ]
 UNITS = {"cpu_us": ("µs/req", ".1f"), "rps": ("req/s", ".0f"),
@@ -139,6 +151,8 @@ class Run:
 
 def ratio_target(run, tid, what, case, relais, ref, key, how, bound):
     unit, spec = UNITS[key]
+    if case == "tls-hs" and key == "cpu_us":
+        unit = "µs/handshake"
     what = what.format(conns=run.ctx["connections"])
     why = run.missing(case, relais) or run.missing(case, ref)
     if why:
@@ -163,6 +177,15 @@ def ratio_target(run, tid, what, case, relais, ref, key, how, bound):
                 if v != "—":
                     v = "MISS" if px == relais else "—"
                 notes.append("%s: NOT ALL HITS (%s)" % (px, miss))
+    if case.startswith("tls-"):
+        notes += tls_notes(relais, ref, a, b, case)
+        # a resumed handshake is not the full one the target is about
+        # (Relais's make it a MISS; the reference's make the comparison
+        # meaningless: —)
+        if a.get("tls_resumed") and v != "—":
+            v = "MISS"
+        elif b.get("tls_resumed"):
+            v = "—"
     if key == "cpu_us" and case in ("ka-64k", "ka-1m"):
         notes.append("same bytes per request for both: the CPU/req ratio is "
                      "the CPU-per-byte ratio")
@@ -172,6 +195,21 @@ def ratio_target(run, tid, what, case, relais, ref, key, how, bound):
                       bound_text(how, bound), v,
                       fmt(a[key], spec, unit), fmt(b[key], spec, unit),
                       "; ".join(notes))
+
+
+def tls_notes(relais, ref, a, b, case):
+    """The other figures of a TLS target's row: req/s (handshakes/s) and
+    p99 ratios, and resumed handshakes when there were any."""
+    out = ["%s ×%s" % ("handshakes/s" if case == "tls-hs" else "req/s",
+                       fmt(ratio(a.get("rps"), b.get("rps")), ".2f"))]
+    if case != "tls-hs":
+        out.append("p99 ×%s" % fmt(ratio(a.get("p99_ms"), b.get("p99_ms")),
+                                   ".2f"))
+    for px, row in ((relais, a), (ref, b)):
+        if row.get("tls_resumed"):
+            out.append("%s: %d handshake(s) RESUMED" % (px,
+                                                       row["tls_resumed"]))
+    return out
 
 
 def not_all_hits(row):
@@ -429,6 +467,7 @@ def evaluate(table, results, ctx):
     rows = mpm_rows(run)
     targets += mpm_targets(run, rows)
     targets += [ratio_target(run, *t) for t in CACHE_TARGETS]
+    targets += [ratio_target(run, *t) for t in TLS_TARGETS]
     return targets, rows
 
 
