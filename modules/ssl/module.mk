@@ -3,3 +3,6 @@
 # cache, OCSP stapling and TLS to backends.  It links OpenSSL 3 (Debian:
 # libssl-dev; configure checks for it and sets OPENSSL_LIBS).
 MOD_ssl_LIBS = $(OPENSSL_LIBS)
+# The SNI reader (ClientHello bytes from an unauthenticated client) keeps
+# no state: test/fuzz/fuzz_sni.c links it alone.
+FUZZ_sni_SRCS = modules/ssl/ssl_sni.c

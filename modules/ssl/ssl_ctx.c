@@ -45,6 +45,7 @@
 #include <openssl/x509v3.h>
 
 #include "ssl_server.h"
+#include "ssl_sni.h"
 
 RL_LOG_USE_MODULE(ssl);
 
@@ -806,49 +807,6 @@ int ssl_ctx_compatible(const rl_server_t *a, const rl_server_t *b)
     return ia != NULL && ib != NULL && strcmp(ia->setup, ib->setup) == 0;
 }
 
-/* The host_name of a server_name extension (RFC 6066 §3), lower case. */
-static int sni_from_ext(const unsigned char *p, size_t len, char *out,
-                        size_t cap)
-{
-    size_t list;
-
-    if (len < 2) {
-        return 0;
-    }
-    list = ((size_t)p[0] << 8) | p[1];
-    p += 2;
-    len -= 2;
-    if (list != len) {
-        return 0;
-    }
-    while (len >= 3) {
-        unsigned type = p[0];
-        size_t n = ((size_t)p[1] << 8) | p[2];
-        p += 3;
-        len -= 3;
-        if (n > len) {
-            return 0;
-        }
-        if (type == TLSEXT_NAMETYPE_host_name) {
-            size_t i;
-            if (n == 0 || n >= cap) {
-                return 0;
-            }
-            for (i = 0; i < n; i++) {
-                if (p[i] <= 0x20 || p[i] >= 0x7f) {
-                    return 0; /* OpenSSL refuses it later */
-                }
-                out[i] = (char)apr_tolower(p[i]);
-            }
-            out[n] = '\0';
-            return 1;
-        }
-        p += n;
-        len -= n;
-    }
-    return 0;
-}
-
 /* Moves a connection to the context of the vhost its SNI names, with
  * what SSL_set_SSL_CTX() does not carry over. */
 static void switch_ctx(SSL *ssl, SSL_CTX *ctx)
@@ -883,7 +841,7 @@ static int client_hello_cb(SSL *ssl, int *alert, void *arg)
     (void)arg;
     if (c == NULL ||
         !SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &ext, &len) ||
-        !sni_from_ext(ext, len, name, sizeof(name))) {
+        !ssl_sni_from_ext(ext, len, name, sizeof(name))) {
         return SSL_CLIENT_HELLO_SUCCESS; /* the listener's default */
     }
     sc = ssl_sconf(rl_server_for_host(c, name));
