@@ -19,7 +19,10 @@
 #
 # One relaisd serves both sides: the main server proxies (ProxyPass, and a
 # balancer over two members) to a mod_echo virtual host on a second port,
-# with mod_log writing an access log.  The cycle runs under each MPM
+# with mod_log writing an access log.  mod_ssl serves a TLS front on a
+# third port (proxied like the main one) and a TLS echo backend that the
+# main server reaches with https:// (SSLProxyEngine), on a certificate
+# made here with the openssl CLI.  The cycle runs under each MPM
 # (MPMS="event worker prefork" by default).
 #
 # Needs valgrind and curl (support/setup-debian.sh --test installs both).
@@ -35,7 +38,7 @@ RELAISD=$BUILD/bin/relaisd
 MPMS=${MPMS:-"event worker prefork"}
 SUPP=$TOP/test/valgrind/relais.supp
 
-for tool in valgrind curl; do
+for tool in valgrind curl openssl; do
     if ! command -v $tool >/dev/null 2>&1; then
         echo "cycle.sh: $tool is missing (apt-get install $tool)" >&2
         exit 2
@@ -47,6 +50,13 @@ if [ ! -x "$RELAISD" ]; then
 fi
 
 WORK=$(mktemp -d /tmp/relais-valgrind.XXXXXX)
+if ! openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+    -keyout "$WORK/tls.key" -out "$WORK/tls.crt" >/dev/null 2>&1; then
+    echo "cycle.sh: openssl could not make the test certificate" >&2
+    exit 2
+fi
+chmod 600 "$WORK/tls.key"
 PID=""
 cleanup() {
     if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
@@ -99,6 +109,16 @@ requests() {
     request "http://127.0.0.1:$FRONT/proxied/big?size=2M" || return 1
     request "http://127.0.0.1:$FRONT/proxied/chunked" \
         -H "Transfer-Encoding: chunked" --data-binary "@$WORK/body" || return 1
+    # TLS: the front over TLS (a body up, a big one down) and
+    # TLS to a backend; a plain request on the TLS port gets its 400
+    request "https://127.0.0.1:$TLSFRONT/a" --cacert "$WORK/tls.crt" ||
+        return 1
+    request "https://127.0.0.1:$TLSFRONT/up" --cacert "$WORK/tls.crt" \
+        --data-binary "@$WORK/body" || return 1
+    request "https://127.0.0.1:$TLSFRONT/big?size=2M" \
+        --cacert "$WORK/tls.crt" || return 1
+    request "http://127.0.0.1:$FRONT/tlsback/c" || return 1
+    curl -s -o /dev/null --max-time 5 "http://127.0.0.1:$TLSFRONT/plain" || true
     # an answer the core makes itself, and one it refuses
     curl -s -o /dev/null --max-time 30 "http://127.0.0.1:$FRONT/nothing-here"
     printf 'GET / HTTP/1.1\r\nHost: a\r\nBad Header: x\r\n\r\n' |
@@ -117,6 +137,8 @@ one_cycle() {
     FRONT=$(free_port)
     BACK=$(free_port)
     BACK2=$(free_port)
+    TLSFRONT=$(free_port)
+    TLSBACK=$(free_port)
     user=""
     if [ "$(id -u)" -eq 0 ]; then
         # relaisd as root serves as User: the privilege drop is on the path
@@ -129,7 +151,10 @@ LoadModule proxy_module modules/mod_proxy.so
 LoadModule balancer_module modules/mod_balancer.so
 LoadModule echo_module modules/mod_echo.so
 LoadModule log_module modules/mod_log.so
+LoadModule ssl_module modules/mod_ssl.so
 Listen 127.0.0.1:$FRONT
+Listen 127.0.0.1:$TLSFRONT https
+Listen 127.0.0.1:$TLSBACK https
 Listen 127.0.0.1:$BACK
 Listen 127.0.0.1:$BACK2
 ServerName front.test
@@ -145,6 +170,23 @@ CustomLog logs/access_log combined
 </Proxy>
 ProxyPass /proxied/ http://127.0.0.1:$BACK/
 ProxyPass /lb/ balancer://app/
+SSLProxyEngine on
+SSLProxyCACertificateFile $WORK/tls.crt
+ProxyPass /tlsback/ https://127.0.0.1:$TLSBACK/
+<VirtualHost 127.0.0.1:$TLSFRONT>
+    ServerName 127.0.0.1
+    SSLEngine on
+    SSLCertificateFile $WORK/tls.crt
+    SSLCertificateKeyFile $WORK/tls.key
+    ProxyPass / http://127.0.0.1:$BACK/
+</VirtualHost>
+<VirtualHost 127.0.0.1:$TLSBACK>
+    ServerName 127.0.0.1
+    SSLEngine on
+    SSLCertificateFile $WORK/tls.crt
+    SSLCertificateKeyFile $WORK/tls.key
+    SetHandler echo
+</VirtualHost>
 <VirtualHost 127.0.0.1:$BACK>
     ServerName back.test
     SetHandler echo
