@@ -106,6 +106,8 @@ typedef struct hc_conf_t {
     int out_at_start;     /* +C already when the watchdog started */
     enum probe_state state;
     int fd;
+    const apr_sockaddr_t *alt; /* the name's next address, tried after the
+                                  first refused (NULL: the shared one) */
     rl_io_t *io;               /* TLS (https://), NULL for plain */
     int want;                  /* after EAGAIN: RL_WANT_READ or _WRITE */
     const rl_server_t *server; /* whose SSLProxy* settings apply */
@@ -607,6 +609,7 @@ static void probe_done(hc_conf_t *c, apr_time_t now, const char *why)
         c->fd = -1;
     }
     c->state = PR_IDLE;
+    c->alt = NULL;
     c->next = c->started + c->set.interval;
     if (c->next < now) {
         c->next = now; /* took longer than the interval: again at once */
@@ -767,6 +770,42 @@ static void probe_connected(hc_conf_t *c, apr_time_t now)
 }
 
 
+static void probe_start(hc_conf_t *c, apr_time_t now);
+
+/* A name with several addresses (localhost: ::1 and 127.0.0.1) is checked
+ * at its next address when one refuses, as mod_proxy connects (only the
+ * addresses found at start-up, not for resolve= members).  1 when the
+ * check goes on there. */
+static int probe_next_address(hc_conf_t *c, apr_time_t now)
+{
+    const rl_proxy_worker_t *w = c->w;
+    const apr_sockaddr_t *cur = c->alt;
+    struct sockaddr_storage sa;
+    socklen_t salen = sizeof(sa);
+
+    if (w->addr == NULL || w->resolve_all || w->resolve_slot > 0) {
+        return 0;
+    }
+    if (cur == NULL) {
+        if (rl_proxy_worker_address(w, &sa, &salen) == 0 ||
+            (socklen_t)w->addr->salen != salen ||
+            memcmp(&sa, &w->addr->sa, salen) != 0) {
+            return 0; /* a run-time resolver's address */
+        }
+        cur = w->addr;
+    }
+    if (cur->next == NULL) {
+        return 0;
+    }
+    c->alt = cur->next;
+    if (c->fd >= 0) {
+        close(c->fd);
+        c->fd = -1;
+    }
+    probe_start(c, now);
+    return 1;
+}
+
 /* Starts a check: a non-blocking connect to the worker's address now. */
 static void probe_start(hc_conf_t *c, apr_time_t now)
 {
@@ -778,6 +817,10 @@ static void probe_start(hc_conf_t *c, apr_time_t now)
     if (rl_proxy_worker_address(c->w, &sa, &salen) == 0) {
         probe_fail(c, now, "no address (DNS)");
         return;
+    }
+    if (c->alt != NULL && (size_t)c->alt->salen <= sizeof(sa)) {
+        memcpy(&sa, &c->alt->sa, (size_t)c->alt->salen);
+        salen = (socklen_t)c->alt->salen;
     }
     fd = socket(sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
@@ -798,7 +841,10 @@ static void probe_start(hc_conf_t *c, apr_time_t now)
     if (connect(fd, (struct sockaddr *)&sa, salen) == 0) {
         probe_connected(c, now);
     } else if (errno != EINPROGRESS) {
-        probe_fail(c, now, "connect: %s", strerror(errno));
+        int err = errno;
+        if (!probe_next_address(c, now)) {
+            probe_fail(c, now, "connect: %s", strerror(err));
+        }
     }
 }
 
@@ -815,7 +861,9 @@ static void probe_step(hc_conf_t *c, apr_time_t now)
             err = errno;
         }
         if (err != 0) {
-            probe_fail(c, now, "connect: %s", strerror(err));
+            if (!probe_next_address(c, now)) {
+                probe_fail(c, now, "connect: %s", strerror(err));
+            }
         } else {
             probe_connected(c, now);
         }

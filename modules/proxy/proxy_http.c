@@ -88,9 +88,12 @@ typedef struct proxy_req_t {
     int failovers;           /* members tried after the first */
     int awaiting;            /* the request is out: the answer is not there
                         yet, so wait before reading */
-    int handshaking;         /* a new TLS connection: nothing has gone
-                                through it yet (a failure now is the
-                                handshake's) */
+    const apr_sockaddr_t *alt_addr; /* another address of the worker's
+                                       name, tried after the first one
+                                       refused (NULL: the shared one) */
+    int handshaking;                /* a new TLS connection: nothing has gone
+                                       through it yet (a failure now is the
+                                       handshake's) */
 } proxy_req_t;
 
 static int proxy_resume(rl_request_t *r);
@@ -367,6 +370,10 @@ static int open_backend(rl_request_t *r, proxy_req_t *pr)
         proxy_pool_unreserve(w);
         return 503;
     }
+    if (pr->alt_addr != NULL && (size_t)pr->alt_addr->salen <= sizeof(sa)) {
+        memcpy(&sa, &pr->alt_addr->sa, (size_t)pr->alt_addr->salen);
+        salen = (socklen_t)pr->alt_addr->salen;
+    }
     fd = socket(sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         rl_log_rerror(RL_LOG_ERR, APR_FROM_OS_ERROR(errno), r,
@@ -472,6 +479,7 @@ static int start_attempt(rl_request_t *r, proxy_req_t *pr)
     pr->out_pos = 0;
     pr->head_written = 0;
     pr->handshaking = 0;
+    pr->alt_addr = NULL;
     pr->bc = pr->worker->enable_reuse
                  ? proxy_pool_get(pr->worker, tls_key(r, pr->worker))
                  : NULL;
@@ -498,10 +506,66 @@ static int start_attempt(rl_request_t *r, proxy_req_t *pr)
 
 /* err: an errno, 0 for a timeout; why, when not NULL, says what failed
  * instead (TLS). */
+/*
+ * A name with several addresses (localhost: ::1 and 127.0.0.1; a host
+ * with A and AAAA records) is used at its first; when that one refuses
+ * or cannot be reached, the next is tried before the backend counts as
+ * down, as httpd and nginx do.  Only for the addresses found at start-up
+ * (a run-time resolver's choice is its own), and not for resolve=
+ * members, which stand for one address each.  1 when there is another.
+ */
+static int next_address(proxy_req_t *pr)
+{
+    const rl_proxy_worker_t *w = pr->worker;
+    const apr_sockaddr_t *cur = pr->alt_addr;
+
+    if (w->addr == NULL || w->resolve_all || w->resolve_slot > 0) {
+        return 0;
+    }
+    if (cur == NULL) {
+        if (!proxy_worker_address_is(w, &w->addr->sa,
+                                     (apr_uint32_t)w->addr->salen)) {
+            return 0;
+        }
+        cur = w->addr;
+    }
+    if (cur->next == NULL) {
+        return 0;
+    }
+    pr->alt_addr = cur->next;
+    return 1;
+}
+
+static int connect_next_address(rl_request_t *r, proxy_req_t *pr, int err)
+{
+    char buf[120], addr[64];
+    int rc;
+
+    apr_sockaddr_ip_getbuf(addr, sizeof(addr), (apr_sockaddr_t *)pr->alt_addr);
+    rl_log_rerror(RL_LOG_INFO, 0, r,
+                  "backend %s: %s; trying its next address, %s",
+                  pr->worker->name,
+                  apr_strerror(APR_FROM_OS_ERROR(err), buf, sizeof(buf)), addr);
+    drop_backend(pr);
+    rc = open_backend(r, pr);
+    if (rc == 503) {
+        return rc;
+    }
+    if (rc == RL_SUSPENDED) {
+        return rl_request_watch(r, pr->bc->fd, RL_WANT_WRITE,
+                                pr->connect_deadline, proxy_resume);
+    }
+    return proxy_step(r, pr);
+}
+
 static int connect_failed(rl_request_t *r, proxy_req_t *pr, int err,
                           const char *why)
 {
     char buf[120];
+
+    if (err != 0 && why == NULL && next_address(pr)) {
+        return connect_next_address(r, pr, err);
+    }
 
     rl_log_rerror(RL_LOG_ERR, 0, r, "cannot connect to backend %s: %s",
                   pr->worker->name,
