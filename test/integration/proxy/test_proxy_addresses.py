@@ -47,11 +47,17 @@ def netns(tmp_path):
     if os.geteuid() != 0 or shutil.which("ip") is None:
         pytest.skip("needs root and ip(8) for a network namespace")
     name = "rlpx%d%s" % (os.getpid() % 100000, secrets.token_hex(2))
-    if run("ip", "netns", "add", name, check=False).returncode != 0:
-        pytest.skip("this machine forbids network namespaces")
+    out = run("ip", "netns", "add", name, check=False)
+    if out.returncode != 0:
+        pytest.skip("this machine forbids network namespaces: ip netns "
+                    "add: " + out.stderr.strip())
     etc = "/etc/netns/" + name
     procs = []
     try:
+        out = run("ip", "netns", "exec", name, "true", check=False)
+        if out.returncode != 0:
+            pytest.skip("this machine forbids entering a network namespace:"
+                        " ip netns exec: " + out.stderr.strip())
         os.makedirs(etc)
         with open(os.path.join(etc, "hosts"), "w") as f:
             f.write("::1 dual.test\n127.0.0.1 dual.test\n")

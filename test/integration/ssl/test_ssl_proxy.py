@@ -210,7 +210,15 @@ def test_pooled_tls_connection_closed_by_backend_while_idle(relais, certs,
     port = start_ssl_proxy(relais, verify_conf(certs) +
                            "ProxyPass / %s/\n" % b.url, one_thread=True)
     assert get(port, "/a").status == 200
-    time.sleep(0.8)
+    # the backend closes it after 0.3 s idle: wait until it has (a busy
+    # machine can take longer than that), then a little for the FIN
+    end = time.time() + 10
+    while time.time() < end:
+        with b.lock:
+            if not b.conns:
+                break
+        time.sleep(0.05)
+    time.sleep(0.2)
     for i in range(3):
         resp = get(port, "/b%d" % i)
         assert resp.status == 200, resp
