@@ -22,14 +22,25 @@
  *   20261128.2  rl_io.h (transports: rl_conn_t.io, rl_io_recv/send/
  *               shutdown/destroy); rl_ssl.h (mod_ssl's provider,
  *               rl_ssl_var, rl_conn_is_https); rl_request_tunnel_io.
+ *   20261129.0  rl_proxy.h, for the balancer manager: the worker shared
+ *               state grows (loadfactor, route under route_seq), the
+ *               balancer grows (lbmethods, nlbmethods, lbmethod_index:
+ *               the method in use, switchable at run time; every loaded
+ *               lbmethod is init()ed per balancer); rl_proxy_workers,
+ *               rl_proxy_worker_route, rl_proxy_worker_set_route.
+ *   20261129.1  rl_mpm.h: rl_scoreboard_read (children, threads and
+ *               connections by state, for status pages); rl_proxy.h: the
+ *               worker shared state ends with the last health check's
+ *               result, latency and time, and pass/fail counts (appended:
+ *               only mod_proxy allocates it).
  */
 #ifndef RL_MMN_H
 #define RL_MMN_H
 
 /** Major API version: a date; bumped on any incompatible change. */
-#define RL_MMN_MAJOR 20261128
+#define RL_MMN_MAJOR 20261129
 /** Minor API version: bumped on any compatible addition. */
-#define RL_MMN_MINOR 2
+#define RL_MMN_MINOR 1
 
 /**
  * True when the server this is compiled against is at least maj.min.

@@ -248,6 +248,68 @@ RL_DECLARE(void) rl_mpm_count_request(int slot);
 /** The name of the loaded MPM ("event"), or NULL before it is chosen. */
 RL_DECLARE(const char *) rl_mpm_name(void);
 
+/** @name Connection states the scoreboard counts (rl_scoreboard_read)
+ *  The connection engine moves a connection between them itself, for
+ *  every MPM: no MPM code is involved. */
+/**@{*/
+/** Reading a request head: a new connection, or part of a head came. */
+#define RL_SB_READING 0
+/** A request in progress: hooks and handler, a backend exchange, the
+ *  response going out, a tunnel (WebSocket). */
+#define RL_SB_WRITING 1
+/** Waiting for the next request on a kept-alive connection. */
+#define RL_SB_KEEPALIVE 2
+/** Closing: the response is out, the client's last bytes are drained. */
+#define RL_SB_CLOSING 3
+#define RL_SB_NSTATES 4
+/**@}*/
+
+/** Threads of one child the scoreboard follows one by one; a child with
+ *  more shares the last record among the rest (the sums stay right). */
+#define RL_SB_THREADS_MAX 64
+
+/** One thread of a child, as the scoreboard shows it.
+ *  @since API 20261129.1 */
+typedef struct rl_scoreboard_thread_t {
+    apr_uint32_t conns[RL_SB_NSTATES]; /**< its open connections by state
+                                            (prefork, worker: 0 or 1 in all;
+                                            event: any number) */
+    apr_uint32_t requests;             /**< requests it finished */
+} rl_scoreboard_thread_t;
+
+/** One child process, as the scoreboard shows it.
+ *  @since API 20261129.1 */
+typedef struct rl_scoreboard_view_t {
+    int slot;              /**< its scoreboard slot */
+    pid_t pid;             /**< its process id */
+    int generation;        /**< configuration generation it serves */
+    int graceful;          /**< told to finish (an older generation after a
+                                graceful restart, or scaled down) */
+    apr_time_t started;    /**< when it was forked */
+    int busy, idle;        /**< what the MPM last reported
+                                (rl_mpm_report) */
+    apr_uint32_t requests; /**< requests finished since it started */
+    int nthreads;          /**< threads that have served a connection (the
+                                others are idle), at most
+                                RL_SB_THREADS_MAX */
+    apr_uint32_t conns[RL_SB_NSTATES]; /**< its open connections by
+                                            state (all its threads) */
+    rl_scoreboard_thread_t threads[RL_SB_THREADS_MAX]; /**< [0, nthreads) */
+} rl_scoreboard_view_t;
+
+/**
+ * Copies the scoreboard: one view per running child (old generations
+ * still finishing included), in slot order.  Reads shared memory only,
+ * without a lock, so a view may be a few instructions out of date; it
+ * never blocks.  Any process (children, the parent), any thread.
+ * @param out room for `max` views (the caller's memory; a view is about
+ *            1.4 KiB); with max 0 (out may be NULL) it only counts
+ * @return the number of running children, which may be more than `max`
+ *         (only `max` were copied); 0 before the MPM started any
+ * @since API 20261129.1
+ */
+RL_DECLARE(int) rl_scoreboard_read(rl_scoreboard_view_t *out, int max);
+
 #ifdef __cplusplus
 }
 #endif

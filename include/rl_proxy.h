@@ -75,6 +75,11 @@ extern "C" {
 /** Largest socket address a worker's shared state holds (IPv6). */
 #define RL_WORKER_ADDR_MAX 28
 
+/** Room for a member's route in its shared state (route= is at most
+ *  RL_WORKER_ROUTE_MAX - 1 characters, as httpd's 64).
+ *  @since API 20261129.0 */
+#define RL_WORKER_ROUTE_MAX 64
+
 /** Shared state of a worker, in shared memory (POD, no pointers).  Every
  *  child writes the counters: update them atomically (__atomic_fetch_add
  *  or apr_atomic_*), never with ++. */
@@ -96,6 +101,27 @@ typedef struct rl_proxy_worker_shared_t {
     volatile apr_uint32_t addr_seq;
     apr_uint32_t addr_len;
     unsigned char addr[RL_WORKER_ADDR_MAX];
+    /** The weight in use (loadfactor=, or what a balancer manager set
+     *  since): what the lbmethods weigh candidates by.  One aligned
+     *  32-bit word: read it plainly, write it with apr_atomic_set32.
+     *  @since API 20261129.0 */
+    volatile apr_uint32_t loadfactor;
+    /** The route in use (route=, or a manager's), "" for none, under a
+     *  sequence lock: read it with rl_proxy_worker_route(), change it with
+     *  rl_proxy_worker_set_route().  @since API 20261129.0 */
+    volatile apr_uint32_t route_seq;
+    char route[RL_WORKER_ROUTE_MAX];
+    /** The last active health check (mod_healthcheck's watchdog writes
+     *  these, status pages read them): when it ended (0: never checked),
+     *  1 when it passed, 0 when it failed, and how long it took in µs.
+     *  @since API 20261129.1 */
+    volatile apr_time_t hc_last;
+    volatile apr_uint32_t hc_last_ok;
+    volatile apr_uint32_t hc_last_us;
+    /** Active health checks passed and failed since the server started
+     *  (kept across graceful restarts).  @since API 20261129.1 */
+    volatile apr_uint64_t hc_passed;
+    volatile apr_uint64_t hc_failed;
 } rl_proxy_worker_shared_t;
 
 typedef struct rl_proxy_balancer_t rl_proxy_balancer_t;
@@ -116,8 +142,10 @@ typedef struct rl_proxy_worker_t {
     int enable_reuse;              /**< enablereuse= (disablereuse=On: 0) */
     int keepalive;                 /**< keepalive=: TCP keep-alive probes */
     int upgrade_websocket;         /**< upgrade=websocket */
-    int loadfactor;                /**< loadfactor= (balancer members) */
-    const char *route;             /**< route= */
+    int loadfactor;                /**< loadfactor= as configured; the
+                                        one in use is s->loadfactor */
+    const char *route;             /**< route= as configured; the one in
+                                        use: rl_proxy_worker_route() */
     const char *member_path;       /**< a BalancerMember URL's path ("/shop"),
                                         put in front of the request's, or NULL */
     int lbset;                     /**< lbset=: lower sets are used first */
@@ -152,7 +180,15 @@ typedef struct rl_proxy_candidate_t {
  */
 typedef struct rl_proxy_lbmethod_t {
     const char *name; /**< "byrequests" */
-    /** Prepare b->lb_context (configuration pool, at start-up). */
+    /** Prepare b->lb_context (configuration pool, at start-up, in the
+     *  parent).  Called for every balancer, whatever its lbmethod=, so
+     *  that a balancer manager can switch it to this method at run time:
+     *  for a method other than the configured one, b is a copy of the
+     *  balancer that carries the method's own lb_context, and the other
+     *  callbacks get that copy (since API
+     *  20261129.0; members, generation and the shared state are the
+     *  balancer's).  After a switch, released() may come for a request
+     *  the previous method took. */
     apr_status_t (*init)(rl_proxy_balancer_t *b, apr_pool_t *p);
     /** Choose one of the n candidates for r (n >= 1; mod_balancer has
      *  applied status, lbset tiers, hot spares and standbys, slow start);
@@ -188,7 +224,8 @@ struct rl_proxy_balancer_t {
     apr_array_header_t *failonstatus; /**< int statuses: failonstatus= */
     apr_interval_time_t timeout;      /**< timeout=: wait for a free member */
     int forcerecovery;                /**< forcerecovery= (On by default) */
-    int growth; /**< growth=: members a manager may add at run time */
+    int growth; /**< growth=: accepted for httpd configurations; the
+                     balancer manager adds no members (yet) */
     volatile apr_uint32_t *generation; /**< shared: bumped when any member's
                                             state changes, so each child
                                             notices at pick time */
@@ -196,6 +233,17 @@ struct rl_proxy_balancer_t {
     const char *file;                  /**< where it was declared */
     unsigned line;
     rl_server_t *server; /**< the server its members were declared in */
+    /** Every lbmethod loaded at start-up (sorted by name), so that a
+     *  balancer manager can switch the balancer to any of them at run
+     *  time; each was init()ed for this balancer in the parent (against a
+     *  copy of it: its own lb_context).  @since API 20261129.0 */
+    const rl_proxy_lbmethod_t *const *lbmethods;
+    int nlbmethods;
+    /** Shared: the index in lbmethods of the method in use now (lbmethod
+     *  above is the configured one).  A manager stores a new index with
+     *  apr_atomic_set32 and then bumps *generation: each child uses the
+     *  method from its next pick on.  @since API 20261129.0 */
+    volatile apr_uint32_t *lbmethod_index;
 };
 
 /** How a backend exchange ended, for proxy_post_request. */
@@ -350,6 +398,39 @@ rl_proxy_worker_tried(const char *tried, const rl_proxy_worker_t *w);
 RL_PROXY_DECLARE(int)
 rl_proxy_balancer_candidates(rl_proxy_balancer_t *b, apr_time_t now,
                              const char *skip, rl_proxy_candidate_t *c);
+
+/**
+ * Every worker of the configuration being served (rl_proxy_worker_t *),
+ * by w->index: ProxyPass backends and balancer members alike (a
+ * member's balancer is w->balancer).  Read-only; valid from post_config
+ * on, in the parent and in every child, for this configuration
+ * generation.  A module that must load without mod_proxy finds it with
+ * dlsym(RTLD_DEFAULT, "rl_proxy_workers").
+ * @return the array, or NULL before any configuration was read
+ * @since API 20261129.0
+ */
+RL_PROXY_DECLARE(const apr_array_header_t *) rl_proxy_workers(void);
+
+/**
+ * The route the member has now (route=, or what a balancer manager set
+ * since), copied into buf (RL_WORKER_ROUTE_MAX bytes are always enough).
+ * Lock-free: retries while a writer is changing it.
+ * @return buf, or NULL when the member has no route
+ * @since API 20261129.0
+ */
+RL_PROXY_DECLARE(const char *)
+rl_proxy_worker_route(const rl_proxy_worker_t *w, char *buf, apr_size_t len);
+
+/**
+ * Changes the member's route in shared memory (every child matches sticky
+ * sessions against it from its next request on).  Writers exclude each
+ * other with a compare-and-swap on the sequence; it never blocks.
+ * @param route the new route, "" or NULL for none
+ * @return APR_EINVAL when it is RL_WORKER_ROUTE_MAX characters or longer
+ * @since API 20261129.0
+ */
+RL_PROXY_DECLARE(apr_status_t)
+rl_proxy_worker_set_route(rl_proxy_worker_t *w, const char *route);
 
 #ifdef __cplusplus
 }

@@ -92,6 +92,17 @@ typedef struct rl_process_t {
 
 extern rl_process_t rl_proc;
 
+/* mpm_common.c: a thread's record on the scoreboard, which the connection
+ * engine counts into (its connections by RL_SB_* state, its requests). */
+typedef struct rl_sb_thread_t {
+    volatile apr_uint32_t conns[RL_SB_NSTATES];
+    volatile apr_uint32_t requests;
+} rl_sb_thread_t;
+
+/* The calling thread's record (taken on first use), or NULL outside a
+ * child process. */
+rl_sb_thread_t *rl_sb_thread(void);
+
 /* modules.c */
 void rl_modules_reset(void);
 const char *rl_module_add_static(apr_pool_t *p, rl_module_t *m);
@@ -150,6 +161,7 @@ void rl_log_set_pid(void);
 int rl_log_redirect_stderr(void);
 
 /* listen.c */
+void rl_listen_shut(void);
 apr_status_t rl_listen_open(apr_pool_t *pglobal, rl_server_t *s);
 void rl_listen_assign_servers(rl_server_t *s);
 

@@ -38,6 +38,37 @@ RL_LOG_USE_MODULE(core);
 
 static volatile apr_uint32_t conn_ids;
 
+/* Moves the connection to another state on its thread's scoreboard
+ * record (-1: none, it is closed).  Two relaxed atomics on a line that
+ * only this thread writes: nothing a request would notice. */
+static void sb_move(conn_state_t *cs, int to)
+{
+    if (cs->sb == NULL || cs->sb_state == to) {
+        return;
+    }
+    if (cs->sb_state >= 0) {
+        __atomic_fetch_sub(&cs->sb->conns[cs->sb_state], 1, __ATOMIC_RELAXED);
+    }
+    if (to >= 0) {
+        __atomic_fetch_add(&cs->sb->conns[to], 1, __ATOMIC_RELAXED);
+    }
+    cs->sb_state = to;
+}
+
+/* The scoreboard state of a connection at rest between two runs. */
+static int sb_state_of(const rl_conn_t *c, const conn_state_t *cs)
+{
+    switch (cs->phase) {
+    case PH_READ_HEAD:
+        return cs->head_bytes == 0 && c->keepalives > 0 ? RL_SB_KEEPALIVE
+                                                        : RL_SB_READING;
+    case PH_LINGER:
+        return RL_SB_CLOSING;
+    default:
+        return RL_SB_WRITING;
+    }
+}
+
 static void addr_text(const struct sockaddr_storage *ss, char *buf,
                       apr_size_t len, apr_port_t *port)
 {
@@ -155,6 +186,9 @@ rl_conn_open(int fd, rl_listener_t *l, apr_allocator_t *alloc)
     c->id = (long)apr_atomic_inc32(&conn_ids);
     c->base_server = rl_vhost_for_listener(l);
     cs->opened = cs->last_io = apr_time_now();
+    cs->sb = rl_sb_thread();
+    cs->sb_state = -1;
+    sb_move(cs, RL_SB_READING);
     rc = rl_run_pre_connection(c);
     if (rc != RL_OK && rc != RL_DECLINED) {
         rl_conn_close(c);
@@ -261,6 +295,7 @@ RL_DECLARE(void) rl_conn_close(rl_conn_t *c)
 {
     conn_state_t *cs = CONN_STATE(c);
 
+    sb_move(cs, -1);
     if (cs->r != NULL) {
         apr_pool_destroy(cs->r->pool);
         cs->r = NULL;
@@ -870,6 +905,7 @@ static int start_request(rl_conn_t *c, apr_size_t head_len)
     const char *head = cs->in + cs->in_start, *why = NULL, *eol;
     int rc;
 
+    sb_move(cs, RL_SB_WRITING);
     fill_limits(c->base_server, &lim);
     cs->in_start += head_len;
     cs->scan_pos = 0;
@@ -1000,6 +1036,9 @@ static int after_handler(rl_conn_t *c, rl_request_t *r, int rc)
     rl_response_tap_close(r, 0); /* no-op after a complete finish */
     discard_body(r);
     c->keepalives++;
+    if (cs->sb != NULL) {
+        __atomic_fetch_add(&cs->sb->requests, 1, __ATOMIC_RELAXED);
+    }
     rl_request_finish_hooks(r);
     cs->r = NULL;
     apr_pool_destroy(r->pool);
@@ -1050,15 +1089,7 @@ static int step_read_head(rl_conn_t *c, int timed_out)
                                                   : "malformed request head");
             }
         }
-        if (cs->shutdown && cs->head_bytes == 0 && c->keepalives > 0) {
-            /* told to stop: serve only what is already here */
-            rv = rl_conn_fill(c);
-            if (rv != APR_SUCCESS) {
-                return RL_WANT_CLOSE;
-            }
-        } else {
-            rv = rl_conn_fill(c);
-        }
+        rv = rl_conn_fill(c);
         if (rv == APR_SUCCESS) {
             apr_size_t now_have = cs->in_end - cs->in_start;
             if (c->pool == NULL && conn_pool_make(c) != APR_SUCCESS) {
@@ -1071,12 +1102,11 @@ static int step_read_head(rl_conn_t *c, int timed_out)
             continue;
         }
         if (rv == APR_EAGAIN) {
-            /* told to stop: an idle keep-alive connection ends; a new
-             * one waits for its first request (over TLS it spends a
-             * round trip in the handshake first), which is then served */
-            if (cs->shutdown && cs->head_bytes == 0 && c->keepalives > 0) {
-                return RL_WANT_CLOSE;
-            }
+            /* told to stop: an idle keep-alive connection is not closed
+             * now, when the client may be sending its next request (the
+             * close would reset it): that request is served, with
+             * "Connection: close", or the connection ends at its
+             * KeepAliveTimeout as any idle one */
             if (cs->in_start == cs->in_end) {
                 /* idle: an idle connection keeps no buffers */
                 free_in(cs);
@@ -1246,6 +1276,7 @@ RL_DECLARE(int) rl_conn_run(rl_conn_t *c, int timed_out, apr_time_t *deadline)
     if (rc != RL_WANT_CLOSE) {
         *deadline = conn_deadline(c);
     }
+    sb_move(cs, rc == RL_WANT_CLOSE ? RL_SB_CLOSING : sb_state_of(c, cs));
     if ((rc == RL_WANT_READ || rc == RL_WANT_WRITE) && c->io != NULL &&
         c->io->want != 0) {
         /* a TLS read may wait for the socket to take a handshake

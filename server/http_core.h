@@ -85,6 +85,8 @@ typedef struct conn_state_t {
     void *offload_ctx;
     int offload_rc; /* what the offloaded handler returned */
     int offload_done;
+    rl_sb_thread_t *sb; /* the scoreboard record of the owning thread */
+    int sb_state;       /* RL_SB_* it is counted under, -1 none */
 } conn_state_t;
 
 typedef struct req_state_t {

@@ -194,3 +194,16 @@ void rl_listen_assign_servers(rl_server_t *main)
         }
     }
 }
+
+/* Stop: refuse new connections at once.  shutdown() of a listening socket
+ * ends its listening state for every process that holds it (the children
+ * inherited it), so a client that connects now is refused cleanly instead
+ * of waiting in the accept queue to be reset when the last copy closes. */
+void rl_listen_shut(void)
+{
+    open_sock_t *o;
+
+    for (o = socks; o != NULL; o = o->next_open) {
+        shutdown(o->l.fd, SHUT_RD);
+    }
+}

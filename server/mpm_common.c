@@ -25,8 +25,8 @@ RL_LOG_USE_MODULE(core);
 #define SB_SLOTS 1024
 #define RESPAWN_BACKOFF apr_time_from_sec(1)
 
-/* One child process, in shared memory so that the parent (and later the
- * status module) sees what each child reports. */
+/* One child process, in shared memory so that the parent and the status
+ * module (rl_scoreboard_read) see what each child reports. */
 typedef struct sb_slot_t {
     volatile pid_t pid;
     volatile int generation;
@@ -34,10 +34,25 @@ typedef struct sb_slot_t {
     volatile int idle;
     volatile apr_uint32_t requests;
     volatile int graceful; /* told to finish */
+    volatile apr_time_t started;
+    volatile apr_uint32_t nthreads; /* thread records handed out */
 } sb_slot_t;
 
+/*
+ * After the slots, RL_SB_THREADS_MAX thread records per slot (the
+ * connection engine counts into them, see rl_sb_thread()).  A thread
+ * takes its record when it opens its first connection, so an MPM needs
+ * no code for it; each record is written by its own thread alone (with
+ * relaxed atomics all the same: the last record is shared past
+ * RL_SB_THREADS_MAX threads).  The segment is anonymous memory: its pages
+ * start zeroed and only the records in use are ever touched.
+ */
 static sb_slot_t *scoreboard;
+static rl_sb_thread_t *sb_threads;
 static apr_shm_t *sb_shm;
+/* In a child: its slot (-1 in the parent). */
+static int sb_my_slot = -1;
+static __thread rl_sb_thread_t *sb_mine;
 
 static volatile sig_atomic_t sig_stop, sig_restart, sig_graceful,
     sig_graceful_stop;
@@ -79,8 +94,82 @@ RL_DECLARE(void) rl_mpm_count_request(int slot)
     }
 }
 
+rl_sb_thread_t *rl_sb_thread(void)
+{
+    if (sb_mine == NULL && sb_threads != NULL && sb_my_slot >= 0) {
+        apr_uint32_t i = __atomic_fetch_add(&scoreboard[sb_my_slot].nthreads, 1,
+                                            __ATOMIC_RELAXED);
+        if (i >= RL_SB_THREADS_MAX) {
+            i = RL_SB_THREADS_MAX - 1;
+        }
+        sb_mine = &sb_threads[sb_my_slot * RL_SB_THREADS_MAX + (int)i];
+    }
+    return sb_mine;
+}
+
+/* A slot taken by a new child, or freed: no counts of an earlier one. */
+static void sb_clear_threads(int slot)
+{
+    memset(&sb_threads[slot * RL_SB_THREADS_MAX], 0,
+           sizeof(rl_sb_thread_t) * RL_SB_THREADS_MAX);
+}
+
+static void sb_read_slot(int i, rl_scoreboard_view_t *v)
+{
+    const sb_slot_t *sl = &scoreboard[i];
+    int t, k, n;
+
+    memset(v, 0, sizeof(*v));
+    v->slot = i;
+    v->pid = sl->pid;
+    v->generation = sl->generation;
+    v->graceful = sl->graceful;
+    v->started = sl->started;
+    v->busy = sl->busy;
+    v->idle = sl->idle;
+    v->requests = __atomic_load_n(&sl->requests, __ATOMIC_RELAXED);
+    n = (int)__atomic_load_n(&sl->nthreads, __ATOMIC_RELAXED);
+    v->nthreads = n > RL_SB_THREADS_MAX ? RL_SB_THREADS_MAX : n;
+    for (t = 0; t < v->nthreads; t++) {
+        const rl_sb_thread_t *th = &sb_threads[i * RL_SB_THREADS_MAX + t];
+        for (k = 0; k < RL_SB_NSTATES; k++) {
+            apr_uint32_t c = __atomic_load_n(&th->conns[k], __ATOMIC_RELAXED);
+            /* a decrement seen before its increment: a moment's skew */
+            c = c > 0x7fffffffu ? 0 : c;
+            v->threads[t].conns[k] = c;
+            v->conns[k] += c;
+        }
+        v->threads[t].requests =
+            __atomic_load_n(&th->requests, __ATOMIC_RELAXED);
+        v->requests += v->threads[t].requests;
+    }
+}
+
+RL_DECLARE(int) rl_scoreboard_read(rl_scoreboard_view_t *out, int max)
+{
+    int i, n = 0;
+
+    if (scoreboard == NULL) {
+        return 0;
+    }
+    for (i = 0; i < SB_SLOTS; i++) {
+        if (scoreboard[i].pid == 0) {
+            continue;
+        }
+        if (n < max) {
+            sb_read_slot(i, &out[n]);
+            if (out[n].pid == 0) {
+                continue; /* reaped while being read */
+            }
+        }
+        n++;
+    }
+    return n;
+}
+
 static apr_status_t scoreboard_init(void)
 {
+    apr_size_t size = sizeof(sb_slot_t) * SB_SLOTS;
     apr_status_t rv;
 
     if (scoreboard != NULL) {
@@ -88,13 +177,14 @@ static apr_status_t scoreboard_init(void)
     }
     /* Anonymous shared memory: inherited by children at fork, and kept
      * by the parent across restarts (it lives in the global pool). */
-    rv = apr_shm_create(&sb_shm, sizeof(sb_slot_t) * SB_SLOTS, NULL,
-                        rl_proc.pglobal);
+    size += sizeof(rl_sb_thread_t) * SB_SLOTS * RL_SB_THREADS_MAX;
+    rv = apr_shm_create(&sb_shm, size, NULL, rl_proc.pglobal);
     if (rv != APR_SUCCESS) {
         return rv;
     }
     scoreboard = apr_shm_baseaddr_get(sb_shm);
     memset(scoreboard, 0, sizeof(sb_slot_t) * SB_SLOTS);
+    sb_threads = (rl_sb_thread_t *)(scoreboard + SB_SLOTS);
     return APR_SUCCESS;
 }
 
@@ -286,6 +376,9 @@ static int spawn(const rl_mpm_spec_t *spec, apr_pool_t *pconf, rl_server_t *s)
     scoreboard[slot].idle = 0;
     scoreboard[slot].graceful = 0;
     scoreboard[slot].requests = 0;
+    scoreboard[slot].nthreads = 0;
+    scoreboard[slot].started = apr_time_now();
+    sb_clear_threads(slot);
     sigfillset(&all);
     sigprocmask(SIG_BLOCK, &all, &old);
     pid = fork();
@@ -296,6 +389,7 @@ static int spawn(const rl_mpm_spec_t *spec, apr_pool_t *pconf, rl_server_t *s)
         return -1;
     }
     if (pid == 0) {
+        sb_my_slot = slot;
         scoreboard[slot].pid = getpid();
         rl_mpm_child_signals();
         sigprocmask(SIG_SETMASK, &old, NULL);
@@ -337,6 +431,7 @@ static int reap(rl_server_t *s)
                 }
             }
             memset(&scoreboard[i], 0, sizeof(scoreboard[i]));
+            sb_clear_threads(i);
             break;
         }
     }
@@ -465,6 +560,7 @@ rl_mpm_supervise(const rl_mpm_spec_t *spec, apr_pool_t *pconf, rl_server_t *s)
         died = reap(s);
         if (sig_stop) {
             rl_log_error(RL_LOG_NOTICE, 0, s, "caught SIGTERM, shutting down");
+            rl_listen_shut();
             signal_children(SIGTERM, 0);
             wait_all(s, apr_time_from_sec(10));
             return RL_MPM_EXIT;
@@ -487,6 +583,7 @@ rl_mpm_supervise(const rl_mpm_spec_t *spec, apr_pool_t *pconf, rl_server_t *s)
         if (sig_graceful_stop) {
             rl_log_error(RL_LOG_NOTICE, 0, s,
                          "SIGWINCH received: graceful stop");
+            rl_listen_shut();
             signal_children(SIGUSR1, 0);
             wait_all(s, rl_proc.graceful_timeout);
             return RL_MPM_EXIT;

@@ -13,13 +13,16 @@ set -eu
 BUILD_PKGS="build-essential autoconf pkg-config
     libapr1-dev libaprutil1-dev libpcre2-dev libssl-dev libc-ares-dev"
 
+# prometheus gives promtool, which checks mod_status's metrics (its daemon
+# is not started: see policy-rc.d below).
 # libclang-rt-14-dev holds libFuzzer and the sanitizer runtimes for clang 14
 # (only recommended by clang, so it must be named with
 # --no-install-recommends).
-TEST_PKGS="libcmocka-dev python3 python3-pytest curl
+TEST_PKGS="libcmocka-dev python3 python3-pytest curl chromium chromium-driver python3-selenium
     clang libclang-rt-14-dev clang-format cppcheck
     apache2 apache2-utils dnsmasq haproxy nginx wrk
-    openssl ca-certificates procps iproute2 valgrind"
+    openssl ca-certificates procps iproute2 valgrind keepalived logrotate
+    prometheus"
 
 with_test=no
 for arg in "$@"; do

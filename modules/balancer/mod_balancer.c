@@ -23,6 +23,19 @@ RL_LOG_USE_MODULE(balancer);
 /* The balancers of this configuration generation. */
 static apr_hash_t *balancers;
 
+/*
+ * A balancer and, for each loaded lbmethod (b->lbmethods, by index), the
+ * balancer as that method sees it: b itself for the configured method, a
+ * copy carrying the method's own lb_context for the others.  A balancer
+ * manager switches the method by storing another index in shared memory;
+ * each pick reads it and goes to that view, so threads picking while the
+ * switch happens each use one consistent method and context.
+ */
+typedef struct balancer_rec_t {
+    rl_proxy_balancer_t b; /* first: a balancer pointer is a record pointer */
+    rl_proxy_balancer_t **views;
+} balancer_rec_t;
+
 static apr_status_t balancers_cleanup(void *unused)
 {
     (void)unused;
@@ -52,7 +65,8 @@ static rl_proxy_balancer_t *balancer_get(rl_cmd_t *cmd, const char *name,
     }
     b = apr_hash_get(balancers, key, APR_HASH_KEY_STRING);
     if (b == NULL && create) {
-        b = apr_pcalloc(cmd->pool, sizeof(*b));
+        balancer_rec_t *rec = apr_pcalloc(cmd->pool, sizeof(*rec));
+        b = &rec->b;
         b->name = key;
         b->members = apr_array_make(cmd->pool, 4, sizeof(rl_proxy_worker_t *));
         b->sticky_sep = '.';
@@ -433,14 +447,16 @@ static rl_proxy_worker_t *sticky_member(rl_proxy_balancer_t *b, rl_request_t *r,
     for (i = 0; i < b->members->nelts; i++) {
         rl_proxy_worker_t *w =
             APR_ARRAY_IDX(b->members, i, rl_proxy_worker_t *);
-        if (w->route == NULL || strcmp(w->route, route) != 0) {
+        char buf[RL_WORKER_ROUTE_MAX];
+        /* the route in use: a balancer manager may have changed it */
+        const char *wr = rl_proxy_worker_route(w, buf, sizeof(buf));
+        if (wr == NULL || strcmp(wr, route) != 0) {
             continue;
         }
         if (rl_proxy_worker_usable(w, now) &&
             !rl_proxy_worker_tried(apr_table_get(r->notes, RL_PROXY_NOTE_TRIED),
                                    w)) {
-            apr_table_setn(r->subprocess_env, "BALANCER_SESSION_ROUTE",
-                           w->route);
+            apr_table_set(r->subprocess_env, "BALANCER_SESSION_ROUTE", wr);
             return w;
         }
         *broken = b->nofailover;
@@ -469,9 +485,25 @@ static void notice_changes(rl_proxy_balancer_t *b)
 }
 
 
-static rl_proxy_worker_t *balancer_pick(rl_proxy_balancer_t *b, rl_request_t *r)
+/* The balancer as the method in use now sees it (one shared read). */
+static rl_proxy_balancer_t *balancer_view(rl_proxy_balancer_t *b)
+{
+    balancer_rec_t *rec = (balancer_rec_t *)b;
+    apr_uint32_t i;
+
+    if (b->lbmethod_index == NULL) {
+        return b;
+    }
+    i = *b->lbmethod_index;
+    return i < (apr_uint32_t)b->nlbmethods ? rec->views[i] : b;
+}
+
+
+static rl_proxy_worker_t *balancer_pick(rl_proxy_balancer_t *pb,
+                                        rl_request_t *r)
 {
     int broken;
+    rl_proxy_balancer_t *b = balancer_view(pb);
     rl_proxy_worker_t *w = sticky_member(b, r, &broken);
 
     if (broken) {
@@ -507,6 +539,7 @@ static int balancer_post_request(rl_request_t *r, rl_proxy_worker_t *w,
     if (b == NULL) {
         return RL_DECLINED;
     }
+    b = balancer_view(b);
     if (outcome == RL_PROXY_OK) {
         int i;
         for (i = 0; i < b->failonstatus->nelts; i++) {
@@ -543,34 +576,112 @@ static void balancer_member_changed(rl_proxy_worker_t *w, apr_uint32_t old,
 }
 
 
-/* One shared generation counter per balancer (bumped by whichever
- * process changes a member's state). */
+/* Two shared words per balancer: the generation counter (bumped by
+ * whichever process changes a member's state) and the index of the
+ * lbmethod in use (a balancer manager changes it). */
 static int attach_generations(apr_pool_t *pconf, rl_server_t *s,
                               apr_pool_t *ptemp, int n)
 {
     apr_shm_t *shm;
-    volatile apr_uint32_t *gen;
+    volatile apr_uint32_t *word;
     apr_hash_index_t *hi;
     apr_status_t rv;
 
     if (n == 0) {
         return RL_OK;
     }
-    rv =
-        apr_shm_create(&shm, sizeof(apr_uint32_t) * (apr_size_t)n, NULL, pconf);
+    rv = apr_shm_create(&shm, 2 * sizeof(apr_uint32_t) * (apr_size_t)n, NULL,
+                        pconf);
     if (rv != APR_SUCCESS) {
         rl_log_error(RL_LOG_EMERG, rv, s,
                      "cannot create shared memory for %d balancers", n);
         return 500;
     }
-    gen = apr_shm_baseaddr_get(shm);
+    word = apr_shm_baseaddr_get(shm);
     for (hi = apr_hash_first(ptemp, balancers); hi; hi = apr_hash_next(hi)) {
         rl_proxy_balancer_t *b = apr_hash_this_val(hi);
-        b->generation = gen++;
+        int i;
+        b->generation = word++;
         *b->generation = 0;
         b->seen_generation = 0;
+        b->lbmethod_index = word++;
+        *b->lbmethod_index = 0;
+        for (i = 0; i < b->nlbmethods; i++) {
+            if (b->lbmethods[i] == b->lbmethod) {
+                *b->lbmethod_index = (apr_uint32_t)i;
+            }
+        }
     }
     return RL_OK;
+}
+
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+
+/* Every loaded lbmethod, sorted by name (the parent computes it once;
+ * children inherit the order, so an index means the same everywhere). */
+static const rl_proxy_lbmethod_t **loaded_lbmethods(apr_pool_t *p,
+                                                    apr_pool_t *ptemp, int *n)
+{
+    apr_array_header_t *names = rl_list_provider_names(ptemp, "lbmethod", "2");
+    const rl_proxy_lbmethod_t **all;
+    int i;
+
+    qsort(names->elts, (size_t)names->nelts, sizeof(const char *), by_name);
+    all = apr_pcalloc(p, sizeof(*all) * (apr_size_t)(names->nelts + 1));
+    for (i = 0; i < names->nelts; i++) {
+        all[i] = rl_lookup_provider("lbmethod",
+                                    APR_ARRAY_IDX(names, i, const char *), "2");
+    }
+    *n = names->nelts;
+    return all;
+}
+
+
+/* The views of b, one per loaded method (see balancer_rec_t); the
+ * configured method's is b itself, initialised already. */
+static apr_status_t make_views(rl_proxy_balancer_t *b, apr_pool_t *pconf)
+{
+    balancer_rec_t *rec = (balancer_rec_t *)b;
+    int i;
+
+    rec->views = apr_pcalloc(pconf, sizeof(*rec->views) *
+                                        (apr_size_t)(b->nlbmethods + 1));
+    for (i = 0; i < b->nlbmethods; i++) {
+        rl_proxy_balancer_t *v;
+        if (b->lbmethods[i] == b->lbmethod) {
+            rec->views[i] = b;
+            continue;
+        }
+        v = apr_pmemdup(pconf, b, sizeof(*b));
+        v->lbmethod = b->lbmethods[i];
+        v->lb_context = NULL;
+        if (v->lbmethod->init != NULL &&
+            v->lbmethod->init(v, pconf) != APR_SUCCESS) {
+            return APR_EGENERAL;
+        }
+        rec->views[i] = v;
+    }
+    return APR_SUCCESS;
+}
+
+
+/* The views copy b's pointers to the shared words: after
+ * attach_generations, so that they share them. */
+static void share_words(rl_proxy_balancer_t *b)
+{
+    balancer_rec_t *rec = (balancer_rec_t *)b;
+    int i;
+
+    for (i = 0; i < b->nlbmethods; i++) {
+        rec->views[i]->generation = b->generation;
+        rec->views[i]->lbmethod_index = b->lbmethod_index;
+        rec->views[i]->seen_generation = 0;
+    }
 }
 
 
@@ -604,25 +715,39 @@ static int balancer_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                                 apr_pool_t *ptemp, rl_server_t *s)
 {
     apr_hash_index_t *hi;
-    int nbalancers = 0;
+    const rl_proxy_lbmethod_t **all = NULL;
+    int nbalancers = 0, nall = 0, rc;
 
     (void)plog;
+    if (balancers != NULL) {
+        all = loaded_lbmethods(pconf, ptemp, &nall);
+    }
     for (hi = balancers ? apr_hash_first(ptemp, balancers) : NULL; hi;
          hi = apr_hash_next(hi)) {
         rl_proxy_balancer_t *b = apr_hash_this_val(hi);
         if (b->lbmethod == NULL) {
             b->lbmethod = rl_lookup_provider("lbmethod", "byrequests", "2");
         }
+        if (b->maxattempts < 0) {
+            b->maxattempts = b->members->nelts - 1; /* httpd's default */
+        }
         if (b->lbmethod->init != NULL &&
             b->lbmethod->init(b, pconf) != APR_SUCCESS) {
             return 500;
         }
-        if (b->maxattempts < 0) {
-            b->maxattempts = b->members->nelts - 1; /* httpd's default */
+        b->lbmethods = all;
+        b->nlbmethods = nall;
+        if (make_views(b, pconf) != APR_SUCCESS) {
+            return 500;
         }
         nbalancers++;
     }
-    return attach_generations(pconf, s, ptemp, nbalancers);
+    rc = attach_generations(pconf, s, ptemp, nbalancers);
+    for (hi = balancers ? apr_hash_first(ptemp, balancers) : NULL; hi;
+         hi = apr_hash_next(hi)) {
+        share_words(apr_hash_this_val(hi));
+    }
+    return rc;
 }
 
 

@@ -620,6 +620,12 @@ static void probe_done(hc_conf_t *c, apr_time_t now, const char *why)
                  c->set.method == HC_TCP ? "connect" : c->set.uri,
                  why ? "failed: " : "passed", why ? why : "",
                  (long)apr_time_as_msec(now - c->started));
+    /* for status pages (mod_status): the last result and its latency */
+    c->w->s->hc_last_ok = why == NULL;
+    c->w->s->hc_last_us = (apr_uint32_t)(now - c->started);
+    c->w->s->hc_last = now;
+    __atomic_fetch_add(why == NULL ? &c->w->s->hc_passed : &c->w->s->hc_failed,
+                       1, __ATOMIC_RELAXED);
     hc_record(c, why, now);
 }
 

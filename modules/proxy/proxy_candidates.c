@@ -18,13 +18,17 @@ static int is_regular(const rl_proxy_worker_t *w)
 }
 
 
-/* loadfactor x 100, ramped up linearly over slowstart= after the member
- * came back into service, never below 1. */
+/* loadfactor x 100 (the shared one: a balancer manager may change it),
+ * ramped up linearly over slowstart= after the member came back into
+ * service, never below 1. */
 static int weight_now(const rl_proxy_worker_t *w, apr_time_t now)
 {
     apr_time_t since = w->s->usable_since;
-    long full = (long)w->loadfactor * 100, part;
+    long full = (long)w->s->loadfactor * 100, part;
 
+    if (full < 1) {
+        full = 1;
+    }
     if (w->slowstart <= 0 || since == 0 || now - since >= w->slowstart) {
         return (int)full;
     }

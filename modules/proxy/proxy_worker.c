@@ -25,6 +25,11 @@ apr_array_header_t *proxy_workers(void)
     return workers;
 }
 
+RL_PROXY_DECLARE(const apr_array_header_t *) rl_proxy_workers(void)
+{
+    return workers;
+}
+
 static apr_status_t workers_cleanup(void *unused)
 {
     (void)unused;
@@ -155,6 +160,10 @@ static const char *set_param(apr_pool_t *p, rl_proxy_worker_t *w,
         return param_int(p, key, val, 1, 100, &w->loadfactor);
     }
     if (strcasecmp(key, "route") == 0) {
+        if (strlen(val) >= RL_WORKER_ROUTE_MAX) {
+            return apr_psprintf(p, "route=%s: at most %d characters", val,
+                                RL_WORKER_ROUTE_MAX - 1);
+        }
         w->route = apr_pstrdup(p, val);
         return NULL;
     }
@@ -217,6 +226,23 @@ static const char *set_param(apr_pool_t *p, rl_proxy_worker_t *w,
                         "resolve or slots)",
                         key);
 }
+
+/* A fresh shared state for w, from its configuration (the parent copies
+ * it into the shared segment in post_config). */
+static rl_proxy_worker_shared_t *
+new_shared(apr_pool_t *p, const rl_proxy_worker_t *w, apr_uint32_t status)
+{
+    rl_proxy_worker_shared_t *s = apr_pcalloc(p, sizeof(*s));
+
+    s->status = status;
+    s->loadfactor = (apr_uint32_t)w->loadfactor;
+    apr_cpystrn(s->name, w->name, sizeof(s->name));
+    if (w->route != NULL) {
+        apr_cpystrn(s->route, w->route, sizeof(s->route));
+    }
+    return s;
+}
+
 
 static void add_worker(rl_proxy_worker_t *w)
 {
@@ -383,9 +409,7 @@ static rl_proxy_worker_t *define_worker(rl_cmd_t *cmd, rl_proxy_balancer_t *b,
                                "address becomes a member of the balancer)");
         return NULL;
     }
-    w->s = apr_pcalloc(p, sizeof(*w->s));
-    w->s->status = status;
-    apr_cpystrn(w->s->name, w->name, sizeof(w->s->name));
+    w->s = new_shared(p, w, status);
     add_worker(w);
     if (b != NULL) {
         APR_ARRAY_PUSH(b->members, rl_proxy_worker_t *) = w;
@@ -394,9 +418,7 @@ static rl_proxy_worker_t *define_worker(rl_cmd_t *cmd, rl_proxy_balancer_t *b,
             rl_proxy_worker_t *slot = apr_pmemdup(p, w, sizeof(*w));
             slot->name = apr_psprintf(p, "%s#%d", w->name, i + 1);
             slot->resolve_slot = i;
-            slot->s = apr_pcalloc(p, sizeof(*slot->s));
-            slot->s->status = status;
-            apr_cpystrn(slot->s->name, slot->name, sizeof(slot->s->name));
+            slot->s = new_shared(p, slot, status);
             add_worker(slot);
             APR_ARRAY_PUSH(b->members, rl_proxy_worker_t *) = slot;
         }
@@ -556,8 +578,9 @@ apr_status_t proxy_workers_resolve(apr_pool_t *p, rl_server_t *s,
  * their requests, keep counting into the same place; otherwise a new one is
  * made and each worker that still exists gets its old counters and its
  * run-time status (errors, health, DNS) copied over.  Either way the
- * status bits the configuration sets (D, S, H, R, N, I) come from the new
- * configuration.
+ * status bits the configuration sets (D, S, H, R, N, I), the loadfactor and
+ * the route come from the new configuration; a balancer manager (mod_status)
+ * then re-applies what it changed at run time, in its own post_config.
  */
 typedef struct proxy_retained_t {
     apr_pool_t *pool; /* holds shm and keys; replaced with them */
@@ -587,6 +610,12 @@ static void carry_over(rl_proxy_worker_shared_t *to,
         to->bytes_in = from->bytes_in;
         to->fail_run = from->fail_run;
         to->usable_since = from->usable_since;
+        /* what the health checks found, for status pages */
+        to->hc_last = from->hc_last;
+        to->hc_last_ok = from->hc_last_ok;
+        to->hc_last_us = from->hc_last_us;
+        to->hc_passed = from->hc_passed;
+        to->hc_failed = from->hc_failed;
         /* busy is not carried: the old children decrement the old copy */
         /* the last address too: when the name does not answer at this
          * restart, ProxyResolver keeps using it */
@@ -653,7 +682,11 @@ apr_status_t proxy_workers_attach_shm(apr_pool_t *p, rl_server_t *s)
             carry_over(&fresh, &base[i], 1, w->health_checked);
             base[i].status =
                 fresh.status | (base[i].status & RL_WORKER_UNRESOLVED);
+            /* weight and route come from the new configuration (a
+             * balancer manager re-applies what it keeps after this) */
+            apr_atomic_set32(&base[i].loadfactor, fresh.loadfactor);
             w->s = &base[i];
+            rl_proxy_worker_set_route(w, w->route);
             configured_error_starts_now(w);
         }
         rl_log_error(RL_LOG_DEBUG, 0, s,
@@ -811,4 +844,57 @@ rl_proxy_worker_succeeded(rl_proxy_worker_t *w)
                      w->name, (long)apr_time_sec(down),
                      w->slowstart > 0 ? " (slow start)" : "");
     }
+}
+
+
+/*
+ * The route lives in shared memory under a sequence lock, as the address
+ * does: a writer makes the count odd with a compare-and-swap (so two
+ * writers exclude each other), copies, and makes it even again; a reader
+ * copies and retries when the count was odd or moved.  Sticky requests
+ * read it; only a balancer manager writes it, rarely.
+ */
+RL_PROXY_DECLARE(const char *)
+rl_proxy_worker_route(const rl_proxy_worker_t *w, char *buf, apr_size_t len)
+{
+    apr_uint32_t seq;
+
+    if (len == 0) {
+        return NULL;
+    }
+    do {
+        seq = __atomic_load_n(&w->s->route_seq, __ATOMIC_ACQUIRE);
+        if (seq & 1) {
+            continue;
+        }
+        apr_cpystrn(buf, w->s->route,
+                    len < sizeof(w->s->route) ? len : sizeof(w->s->route));
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    } while ((seq & 1) ||
+             __atomic_load_n(&w->s->route_seq, __ATOMIC_RELAXED) != seq);
+    return *buf ? buf : NULL;
+}
+
+
+RL_PROXY_DECLARE(apr_status_t)
+rl_proxy_worker_set_route(rl_proxy_worker_t *w, const char *route)
+{
+    apr_uint32_t seq;
+
+    if (route == NULL) {
+        route = "";
+    }
+    if (strlen(route) >= sizeof(w->s->route)) {
+        return APR_EINVAL;
+    }
+    do {
+        seq = __atomic_load_n(&w->s->route_seq, __ATOMIC_RELAXED);
+    } while ((seq & 1) ||
+             !__atomic_compare_exchange_n(&w->s->route_seq, &seq, seq + 1, 0,
+                                          __ATOMIC_ACQUIRE, __ATOMIC_RELAXED));
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    memset(w->s->route, 0, sizeof(w->s->route));
+    memcpy(w->s->route, route, strlen(route));
+    __atomic_store_n(&w->s->route_seq, seq + 2, __ATOMIC_RELEASE);
+    return APR_SUCCESS;
 }
