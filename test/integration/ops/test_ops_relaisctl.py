@@ -319,8 +319,10 @@ def test_ops_status_of_another_users_server_is_4(tmp_path):
                               "--clear-groups", RELAISCTL, "status"],
                              capture_output=True, text=True, env=env,
                              timeout=60)
-        if "cannot find the pid file" in res.stderr:
-            pytest.skip("nobody cannot read the build tree here: " +
+        if "cannot find the pid file" in res.stderr or \
+                "error while loading shared libraries" in res.stderr:
+            # e.g. a chroot whose '/' is not searchable by other users
+            pytest.skip("user nobody cannot run programs from here: " +
                         res.stderr[-300:])
         assert res.returncode == 4, res.stdout + res.stderr
         assert "cannot tell whether it answers: /proc/%d/fd cannot be " \

@@ -219,11 +219,17 @@ def test_pooled_tls_connection_closed_by_backend_while_idle(relais, certs,
                 break
         time.sleep(0.05)
     time.sleep(0.2)
-    for i in range(3):
+    resp = get(port, "/b0")
+    assert resp.status == 200, resp
+    # a fresh connection (the second the backend accepted), not the dead one
+    assert resp.json()["conn"] == 1
+    assert b.handshakes == 2 and b.resumed == 1
+    # and it goes on working (on that connection or, after another 0.3 s
+    # idle close on a slow machine, on a new one)
+    for i in range(1, 3):
         resp = get(port, "/b%d" % i)
         assert resp.status == 200, resp
-        assert resp.json()["conn"] == 1
-    assert b.handshakes == 2 and b.resumed == 1
+        assert resp.json()["conn"] >= 1
     assert "error" not in "".join(
         ln for ln in relais.error_log().splitlines() if "[proxy:" in ln)
 
