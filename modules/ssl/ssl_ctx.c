@@ -1041,23 +1041,6 @@ static void set_verify(SSL_CTX *ctx, const ssl_server_conf_t *sc)
     SSL_CTX_set_verify_depth(ctx, sc->verify_depth >= 0 ? sc->verify_depth : 1);
 }
 
-/* Ties sessions to this vhost: a session of one vhost is never resumed
- * on another (their client verification may differ). */
-static void set_sid_ctx(SSL_CTX *ctx, const rl_server_t *s)
-{
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int n = 0;
-    char id[512];
-    int len = apr_snprintf(
-        id, sizeof(id), "%s:%u:%s:%u", s->server_name ? s->server_name : "",
-        (unsigned)s->port, s->defn_file ? s->defn_file : "", s->defn_line);
-
-    if (EVP_Digest(id, (size_t)len, md, &n, EVP_sha256(), NULL) && n > 0) {
-        SSL_CTX_set_session_id_context(
-            ctx, md, n > SSL_MAX_SID_CTX_LENGTH ? SSL_MAX_SID_CTX_LENGTH : n);
-    }
-}
-
 static const char *setup_text(apr_pool_t *p, const ssl_server_conf_t *sc,
                               const ssl_ctx_info_t *info, int protos)
 {
@@ -1155,7 +1138,6 @@ static const char *build_ctx(apr_pool_t *pconf, rl_server_t *s,
         return err;
     }
     set_verify(ctx, sc);
-    set_sid_ctx(ctx, s);
     SSL_CTX_set_client_hello_cb(ctx, client_hello_cb, NULL);
     SSL_CTX_set_alpn_select_cb(ctx, alpn_select_cb, NULL);
     info->setup = setup_text(pconf, sc, info, protos);
