@@ -16,5 +16,6 @@
 #include "rl_expr.h"
 #include "rl_io.h"
 #include "rl_ssl.h"
+#include "rl_protocol.h"
 
 #endif /* RELAIS_H */

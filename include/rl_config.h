@@ -192,6 +192,10 @@ struct rl_server_t {
     signed char *module_log_levels;         /**< per module index, -1=unset */
     const char *error_fname;                /**< ErrorLog as written */
     void *error_log;                        /**< core-owned apr_file_t* */
+    /** Protocols: what clients may speak ("h2", "h2c", "http/1.1"; const
+     *  char *), in order of preference; see rl_protocol_allowed().
+     *  @since API 20261130.0 */
+    apr_array_header_t *protocols;
 };
 
 /** Where a directive stands, handed to its handler. */

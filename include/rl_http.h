@@ -253,6 +253,10 @@ struct rl_conn_t {
      *  through it and destroys it when the connection closes.
      *  @since API 20261128.2 */
     struct rl_io_t *io;
+    /** For a secondary connection (one HTTP/2 stream, see rl_protocol.h):
+     *  the client connection it belongs to; NULL for a client connection.
+     *  TLS variables are the master's.  @since API 20261130.0 */
+    rl_conn_t *master;
 };
 
 /** A request. */

@@ -33,14 +33,23 @@
  *               worker shared state ends with the last health check's
  *               result, latency and time, and pass/fail counts (appended:
  *               only mod_proxy allocates it).
+ *   20261130.0  rl_protocol.h: connection protocols (rl_conn_set_protocol,
+ *               the "conn_protocol" and "listener_protocol" provider
+ *               groups), secondary connections (rl_conn_open_secondary,
+ *               rl_conn_t.master), rl_conn_watch_list, Protocols
+ *               (rl_server_t.protocols, rl_protocol_allowed,
+ *               rl_server_protocols); rl_listener_t.datagram and
+ *               `Listen … tcp|udp`.  (rl_conn_t, rl_server_t and
+ *               rl_listener_t grow at their ends: only the core allocates
+ *               them.)
  */
 #ifndef RL_MMN_H
 #define RL_MMN_H
 
 /** Major API version: a date; bumped on any incompatible change. */
-#define RL_MMN_MAJOR 20261129
+#define RL_MMN_MAJOR 20261130
 /** Minor API version: bumped on any compatible addition. */
-#define RL_MMN_MINOR 1
+#define RL_MMN_MINOR 0
 
 /**
  * True when the server this is compiled against is at least maj.min.

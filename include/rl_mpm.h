@@ -44,9 +44,13 @@ struct rl_listener_t {
     apr_socket_t *sock; /**< bound, listening, non-blocking */
     int fd;
     const char *name;     /**< "127.0.0.1:8080" or "[::1]:8080" */
-    const char *protocol; /**< "http" or "https" */
+    const char *protocol; /**< "http", "https", "tcp" or "udp" */
     apr_port_t port;
     rl_server_t *default_server; /**< first vhost matching, or main */
+    /** A datagram socket (udp): bound, never accepted on by an MPM; the
+     *  module that serves it reads it (rl_protocol.h).
+     *  @since API 20261130.0 */
+    int datagram;
 };
 
 /** The listeners of the running configuration, in Listen order. */

@@ -59,6 +59,30 @@ static void https_needs_tls_module(void)
     }
 }
 
+/* A tcp or udp listener is served by a module (mod_proxy_stream), which
+ * registers a provider of group RL_LISTENER_PROTOCOL_GROUP under the
+ * protocol's name: without one the listener would be taken for HTTP. */
+static void stream_needs_module(void)
+{
+    int i;
+
+    for (i = 0; i < rl_proc.listen_specs->nelts; i++) {
+        const listen_spec_t *ls =
+            &APR_ARRAY_IDX(rl_proc.listen_specs, i, listen_spec_t);
+        if ((strcmp(ls->protocol, "tcp") == 0 ||
+             strcmp(ls->protocol, "udp") == 0) &&
+            rl_lookup_provider(RL_LISTENER_PROTOCOL_GROUP, ls->protocol,
+                               RL_LISTENER_PROTOCOL_VERSION) == NULL) {
+            fprintf(stderr,
+                    "relaisd: %s:%u: Listen: a %s listener needs the module "
+                    "that serves it: add LoadModule proxy_stream_module "
+                    "modules/mod_proxy_stream.so\n",
+                    ls->file, ls->line, ls->protocol);
+            rl_proc.config_errors++;
+        }
+    }
+}
+
 /* Reads and checks the whole configuration.  Returns 0 or the number of
  * errors (already printed). */
 int rl_config_load(apr_pool_t *pconf, apr_pool_t *ptemp)
@@ -96,6 +120,7 @@ int rl_config_load(apr_pool_t *pconf, apr_pool_t *ptemp)
         rl_proc.config_errors++;
     }
     https_needs_tls_module();
+    stream_needs_module();
     if (rl_proc.config_errors) {
         return rl_proc.config_errors;
     }

@@ -448,6 +448,9 @@ static void merge_vhost(apr_pool_t *p, rl_server_t *main, rl_server_t *v)
     INHERIT(limit_req_fieldsize);
     INHERIT(limit_req_fields);
     INHERIT(log_level);
+    if (v->protocols == NULL) {
+        v->protocols = main->protocols;
+    }
     if (v->error_fname == NULL) {
         v->error_fname = main->error_fname;
         v->error_log = main->error_log;
@@ -494,6 +497,10 @@ void rl_config_finish(apr_pool_t *pconf)
     }
     if (main->keep_alive == -1) {
         main->keep_alive = 1;
+    }
+    if (main->protocols == NULL) {
+        main->protocols = apr_array_make(pconf, 1, sizeof(const char *));
+        APR_ARRAY_PUSH(main->protocols, const char *) = "http/1.1";
     }
     if (main->keep_alive_max == -1) {
         main->keep_alive_max = 100;

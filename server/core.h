@@ -58,7 +58,8 @@ typedef struct core_server_conf_t {
 typedef struct listen_spec_t {
     const char *host; /**< NULL for all addresses */
     apr_port_t port;
-    const char *protocol;
+    const char *protocol; /**< "http", "https", "tcp" or "udp" (lower case) */
+    int dgram;            /**< udp: a datagram socket */
     const char *file;
     unsigned line;
 } listen_spec_t;

@@ -187,22 +187,30 @@ static const char *set_listen(rl_cmd_t *cmd, void *conf, int argc,
     if (err != NULL) {
         return err;
     }
-    ls->protocol = argc > 1 ? apr_pstrdup(cmd->pool, argv[1]) : NULL;
-    if (ls->protocol != NULL && strcasecmp(ls->protocol, "http") != 0 &&
-        strcasecmp(ls->protocol, "https") != 0) {
+    ls->protocol = apr_pstrdup(cmd->pool, argc > 1 ? argv[1] : "http");
+    if (strcasecmp(ls->protocol, "http") != 0 &&
+        strcasecmp(ls->protocol, "https") != 0 &&
+        strcasecmp(ls->protocol, "tcp") != 0 &&
+        strcasecmp(ls->protocol, "udp") != 0) {
         return apr_psprintf(cmd->temp_pool,
-                            "unknown protocol '%s' (expected http or https)",
+                            "unknown protocol '%s' (expected http, https, tcp "
+                            "or udp)",
                             ls->protocol);
     }
-    if (ls->protocol == NULL) {
-        ls->protocol = "http";
+    {
+        char *q = (char *)ls->protocol;
+        for (; *q; q++) {
+            *q = (char)apr_tolower(*q);
+        }
     }
+    /* a UDP socket may share its port with a TCP one (DNS serves both) */
+    ls->dgram = strcmp(ls->protocol, "udp") == 0;
     ls->file = cmd->node->file;
     ls->line = cmd->node->line;
     for (i = 0; i < rl_proc.listen_specs->nelts; i++) {
         listen_spec_t *o =
             &APR_ARRAY_IDX(rl_proc.listen_specs, i, listen_spec_t);
-        if (o->port == ls->port &&
+        if (o->port == ls->port && o->dgram == ls->dgram &&
             ((o->host == NULL && ls->host == NULL) ||
              (o->host && ls->host && strcmp(o->host, ls->host) == 0))) {
             return apr_psprintf(cmd->temp_pool,
@@ -211,6 +219,34 @@ static const char *set_listen(rl_cmd_t *cmd, void *conf, int argc,
         }
     }
     APR_ARRAY_PUSH(rl_proc.listen_specs, listen_spec_t) = *ls;
+    return NULL;
+}
+
+/* Protocols h2 h2c http/1.1: what clients may speak, in order of
+ * preference (httpd's directive; ALPN follows the order). */
+static const char *set_protocols(rl_cmd_t *cmd, void *conf, int argc,
+                                 char *const argv[])
+{
+    apr_array_header_t *a = apr_array_make(cmd->pool, argc, sizeof(char *));
+    int i;
+
+    (void)conf;
+    for (i = 0; i < argc; i++) {
+        char *q = apr_pstrdup(cmd->pool, argv[i]);
+        char *t;
+        for (t = q; *t; t++) {
+            *t = (char)apr_tolower(*t);
+        }
+        if (strcmp(q, "http/1.1") != 0 && strcmp(q, "h2") != 0 &&
+            strcmp(q, "h2c") != 0) {
+            return apr_psprintf(cmd->temp_pool,
+                                "unknown protocol '%s' (expected h2, h2c or "
+                                "http/1.1)",
+                                argv[i]);
+        }
+        APR_ARRAY_PUSH(a, const char *) = q;
+    }
+    cmd->server->protocols = a;
     return NULL;
 }
 
@@ -870,7 +906,9 @@ static const rl_directive_t core_directives[] = {
     {"<IfModule", set_ignored, NULL, RL_CTX_ANY, 1, 1,
      RL_DIR_SECTION | RL_DIR_EXEC_ON_READ, "<IfModule [!]module>"},
     RL_TAKE12("Listen", set_listen, NULL, RL_CTX_MAIN,
-              "Listen [address:]port [http]"),
+              "Listen [address:]port [http|https|tcp|udp]"),
+    RL_TAKE_ARGV("Protocols", set_protocols, NULL, RL_CTX_SERVER,
+                 "Protocols protocol… (h2 h2c http/1.1; default http/1.1)"),
     RL_TAKE1("ListenBacklog", set_listen_backlog, NULL, RL_CTX_MAIN,
              "ListenBacklog length (default 4096)"),
     RL_TAKE1("User", set_user, &rl_proc.user, RL_CTX_MAIN, "User name-or-#uid"),

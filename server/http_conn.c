@@ -33,6 +33,7 @@
 RL_LOG_USE_MODULE(core);
 
 #define STEP_CONTINUE (-1)
+#define STEP_SWITCHED (-2) /* handed to another protocol (HTTP/2) */
 #define LINGER_TIME apr_time_from_sec(2)
 #define IN_BUF_MAX (1024 * 1024)
 
@@ -145,6 +146,48 @@ RL_DECLARE(int) rl_conn_rest(rl_conn_t *c, apr_time_t now)
     c->sock = NULL;
     c->conn_config = NULL;
     return 1;
+}
+
+RL_DECLARE(rl_conn_t *) rl_conn_open_secondary(rl_conn_t *master, rl_io_t *io)
+{
+    conn_block_t *b = calloc(1, sizeof(*b));
+    conn_state_t *mcs = CONN_STATE(master);
+    rl_conn_t *c;
+    conn_state_t *cs;
+
+    if (b == NULL) {
+        rl_io_destroy(io);
+        return NULL;
+    }
+    c = &b->c;
+    cs = &b->cs;
+    c->core = cs;
+    c->fd = -1;
+    c->io = io;
+    c->master = master;
+    c->listener = master->listener;
+    c->base_server = master->base_server;
+    c->client_ip = master->client_ip;
+    c->client_port = master->client_port;
+    c->local_ip = master->local_ip;
+    c->local_port = master->local_port;
+    cs->alloc = mcs->alloc;
+    /* a stream is not a connection of the scoreboard: its master is */
+    cs->sb_state = -1;
+    /* handlers never wait inline on a stream: they suspend, and the
+     * master's protocol waits for them */
+    cs->blocking = 0;
+    cs->unwatch = mcs->unwatch;
+    cs->unwatch_ctx = mcs->unwatch_ctx;
+    cs->preface_done = 1;
+    if (conn_pool_make(c) != APR_SUCCESS) {
+        rl_io_destroy(io);
+        free(b);
+        return NULL;
+    }
+    c->id = (long)apr_atomic_inc32(&conn_ids);
+    cs->opened = cs->last_io = apr_time_now();
+    return c;
 }
 
 RL_DECLARE(rl_conn_t *)
@@ -291,11 +334,23 @@ static void free_out(conn_state_t *cs)
     cs->out_cap = cs->out_start = cs->out_end = 0;
 }
 
+void rl_conn_drop_buffers(rl_conn_t *c)
+{
+    conn_state_t *cs = CONN_STATE(c);
+
+    free_in(cs);
+    free_out(cs);
+}
+
 RL_DECLARE(void) rl_conn_close(rl_conn_t *c)
 {
     conn_state_t *cs = CONN_STATE(c);
 
     sb_move(cs, -1);
+    if (cs->proto != NULL && cs->proto->close != NULL) {
+        cs->proto->close(c, cs->proto_ctx);
+    }
+    cs->proto = NULL;
     if (cs->r != NULL) {
         apr_pool_destroy(cs->r->pool);
         cs->r = NULL;
@@ -307,7 +362,9 @@ RL_DECLARE(void) rl_conn_close(rl_conn_t *c)
     if (c->io != NULL && !c->aborted) {
         c->io->m->shutdown(c->io); /* TLS: close_notify, if it fits */
     }
-    close(c->fd);
+    if (c->fd >= 0) {
+        close(c->fd);
+    }
     if (c->pool != NULL) {
         apr_pool_destroy(c->pool);
     }
@@ -573,40 +630,73 @@ apr_status_t rl_conn_send_direct(rl_conn_t *c, const char *buf, apr_size_t len,
     return send_some(c, buf, len, sent);
 }
 
-RL_DECLARE(void) rl_conn_watched(const rl_conn_t *c, int *fd, int *events)
+RL_DECLARE(int) rl_conn_watch_list(const rl_conn_t *c, rl_watch_t *w, int max)
 {
     const conn_state_t *cs = CONN_STATE(c);
+    int n = 0;
 
+    if (max <= 0) {
+        return 0;
+    }
+    if (cs->proto != NULL) {
+        return cs->proto->watched != NULL
+                   ? cs->proto->watched(c, cs->proto_ctx, w, max)
+                   : 0;
+    }
     if (cs->phase == PH_TUNNEL) {
-        *fd = cs->tunnel->want_other ? cs->tunnel->fd : -1;
-        *events = cs->tunnel->want_other;
+        if (cs->tunnel->want_other) {
+            w[n].fd = cs->tunnel->fd;
+            w[n++].events = cs->tunnel->want_other;
+        }
+        if (cs->tunnel->want_client && n < max) {
+            w[n].fd = c->fd; /* a tunnel waits on both sockets at once */
+            w[n++].events = cs->tunnel->want_client;
+        }
     } else if (cs->r != NULL && cs->wait == WAIT_FD) {
-        *fd = REQ_STATE(cs->r)->watch_fd;
-        *events = REQ_STATE(cs->r)->watch_events;
-    } else {
-        *fd = -1;
-        *events = 0;
+        w[n].fd = REQ_STATE(cs->r)->watch_fd;
+        w[n++].events = REQ_STATE(cs->r)->watch_events;
+    }
+    return n;
+}
+
+RL_DECLARE(void) rl_conn_watched(const rl_conn_t *c, int *fd, int *events)
+{
+    rl_watch_t w[RL_WATCH_MAX];
+    int i, n = rl_conn_watch_list(c, w, RL_WATCH_MAX);
+
+    *fd = -1;
+    *events = 0;
+    for (i = 0; i < n; i++) {
+        if (w[i].fd != c->fd && w[i].events != 0) {
+            *fd = w[i].fd;
+            *events = w[i].events;
+            return;
+        }
     }
 }
 
 apr_status_t rl_conn_wait_io(rl_conn_t *c, int events, apr_time_t deadline)
 {
-    struct pollfd pfd[2];
-    const conn_state_t *cs = CONN_STATE(c);
-    nfds_t n = 1;
+    struct pollfd pfd[RL_WATCH_MAX];
+    nfds_t n = 0;
 
-    pfd[0].fd = c->fd;
     if (events == RL_WANT_OTHER) {
-        rl_conn_watched(c, &pfd[0].fd, &events);
-    }
-    pfd[0].events = (events & RL_WANT_READ ? POLLIN : 0) |
-                    (events & RL_WANT_WRITE ? POLLOUT : 0);
-    if (cs->phase == PH_TUNNEL && cs->tunnel->want_client) {
-        /* a tunnel waits on both sockets at once */
-        pfd[n].fd = c->fd;
-        pfd[n].events = (cs->tunnel->want_client & RL_WANT_READ ? POLLIN : 0) |
-                        (cs->tunnel->want_client & RL_WANT_WRITE ? POLLOUT : 0);
-        n++;
+        rl_watch_t w[RL_WATCH_MAX];
+        int i, k = rl_conn_watch_list(c, w, RL_WATCH_MAX);
+        for (i = 0; i < k; i++) {
+            if (w[i].fd < 0 || w[i].events == 0) {
+                continue;
+            }
+            pfd[n].fd = w[i].fd;
+            pfd[n].events = (w[i].events & RL_WANT_READ ? POLLIN : 0) |
+                            (w[i].events & RL_WANT_WRITE ? POLLOUT : 0);
+            n++;
+        }
+    } else {
+        pfd[0].fd = c->fd;
+        pfd[0].events = (events & RL_WANT_READ ? POLLIN : 0) |
+                        (events & RL_WANT_WRITE ? POLLOUT : 0);
+        n = 1;
     }
     for (;;) {
         apr_time_t now = apr_time_now();
@@ -903,6 +993,7 @@ static int start_request(rl_conn_t *c, apr_size_t head_len)
     rl_http_limits_t lim;
     rl_http_head_t h;
     const char *head = cs->in + cs->in_start, *why = NULL, *eol;
+    apr_size_t n_line;
     int rc;
 
     sb_move(cs, RL_SB_WRITING);
@@ -925,6 +1016,16 @@ static int start_request(rl_conn_t *c, apr_size_t head_len)
     rc = rl_http_parse_head(r->pool, head, head_len, &lim, &h, &why);
     if (rc == RL_HTTP_OK) {
         rc = setup_request(r, &h, &why);
+    }
+    if (c->master != NULL && r->the_request != NULL &&
+        (n_line = strlen(r->the_request)) > 9 &&
+        strcmp(r->the_request + n_line - 9, " HTTP/1.1") == 0) {
+        /* an HTTP/2 stream, which its protocol hands over as HTTP/1.1:
+         * logs and expressions show what the client spoke */
+        r->the_request = apr_pstrcat(
+            r->pool, apr_pstrndup(r->pool, r->the_request, n_line - 9),
+            " HTTP/2.0", NULL);
+        r->protocol = "HTTP/2.0";
     }
     cs->head_bytes = 0;
     if (rc != RL_HTTP_OK) {
@@ -1073,7 +1174,15 @@ static int step_read_head(rl_conn_t *c, int timed_out)
     for (;;) {
         apr_status_t rv;
 
-        if (cs->in_end > cs->in_start) {
+        if (cs->in_end > cs->in_start && !cs->preface_done) {
+            /* a connection's first bytes may be the HTTP/2 preface */
+            int pr = rl_conn_try_preface(c);
+            if (pr == 1) {
+                return cs->proto != NULL ? STEP_SWITCHED : RL_WANT_CLOSE;
+            }
+            cs->preface_done = pr == 0;
+        }
+        if (cs->in_end > cs->in_start && cs->preface_done) {
             apr_size_t head_len = 0;
             int rc = rl_http_head_end(cs->in + cs->in_start,
                                       cs->in_end - cs->in_start, &cs->scan_pos,
@@ -1235,6 +1344,25 @@ static int step_linger(rl_conn_t *c, int timed_out)
     }
 }
 
+/* A connection handed to a protocol (rl_protocol.h): its run() or, when
+ * the server stops, its shutdown(). */
+static int protocol_run(rl_conn_t *c, conn_state_t *cs, int timed_out, int stop,
+                        apr_time_t *deadline)
+{
+    int rc;
+
+    *deadline = APR_INT64_MAX;
+    rc = stop && cs->proto->shutdown != NULL
+             ? cs->proto->shutdown(c, cs->proto_ctx, deadline)
+             : cs->proto->run(c, cs->proto_ctx, timed_out, deadline);
+    sb_move(cs, rc == RL_WANT_CLOSE ? RL_SB_CLOSING : RL_SB_WRITING);
+    if ((rc == RL_WANT_READ || rc == RL_WANT_WRITE) && c->io != NULL &&
+        c->io->want != 0) {
+        rc = c->io->want;
+    }
+    return rc;
+}
+
 RL_DECLARE(int) rl_conn_run(rl_conn_t *c, int timed_out, apr_time_t *deadline)
 {
     conn_state_t *cs = CONN_STATE(c);
@@ -1243,10 +1371,16 @@ RL_DECLARE(int) rl_conn_run(rl_conn_t *c, int timed_out, apr_time_t *deadline)
     if (c->io != NULL) {
         c->io->want = 0;
     }
+    if (cs->proto != NULL) {
+        return protocol_run(c, cs, timed_out, 0, deadline);
+    }
     for (;;) {
         switch (cs->phase) {
         case PH_READ_HEAD:
             rc = step_read_head(c, timed_out);
+            if (rc == STEP_SWITCHED) {
+                return protocol_run(c, cs, 0, 0, deadline);
+            }
             break;
         case PH_HANDLER:
             rc = step_handler(c, timed_out);
@@ -1339,7 +1473,15 @@ RL_DECLARE(void) rl_conn_run_offloaded(rl_conn_t *c)
 
 RL_DECLARE(int) rl_conn_shutdown(rl_conn_t *c, apr_time_t *deadline)
 {
-    CONN_STATE(c)->shutdown = 1;
+    conn_state_t *cs = CONN_STATE(c);
+
+    cs->shutdown = 1;
+    if (cs->proto != NULL) {
+        if (c->io != NULL) {
+            c->io->want = 0;
+        }
+        return protocol_run(c, cs, 0, 1, deadline);
+    }
     return rl_conn_run(c, 0, deadline);
 }
 
@@ -1347,8 +1489,9 @@ RL_DECLARE(int) rl_conn_is_idle(const rl_conn_t *c)
 {
     const conn_state_t *cs = CONN_STATE(c);
 
-    return cs->phase == PH_READ_HEAD && cs->head_bytes == 0 &&
-           cs->in_start == cs->in_end && cs->out_start == cs->out_end;
+    return cs->proto == NULL && cs->phase == PH_READ_HEAD &&
+           cs->head_bytes == 0 && cs->in_start == cs->in_end &&
+           cs->out_start == cs->out_end;
 }
 
 RL_DECLARE(void) rl_conn_serve_blocking(rl_conn_t *c)

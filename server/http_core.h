@@ -85,6 +85,9 @@ typedef struct conn_state_t {
     void *offload_ctx;
     int offload_rc; /* what the offloaded handler returned */
     int offload_done;
+    int preface_done; /* the first bytes are not the HTTP/2 preface */
+    const rl_conn_protocol_t *proto; /* rl_conn_set_protocol(), or NULL */
+    void *proto_ctx;
     rl_sb_thread_t *sb; /* the scoreboard record of the owning thread */
     int sb_state;       /* RL_SB_* it is counted under, -1 none */
 } conn_state_t;
@@ -123,6 +126,15 @@ apr_status_t rl_conn_send_direct(rl_conn_t *c, const char *buf, apr_size_t len,
 apr_status_t rl_conn_wait_io(rl_conn_t *c, int events, apr_time_t deadline);
 void rl_conn_out_append(rl_conn_t *c, const void *data, apr_size_t len);
 apr_time_t rl_conn_body_deadline(rl_request_t *r);
+
+/* Gives back the input and output buffers (after a protocol switch). */
+void rl_conn_drop_buffers(rl_conn_t *c);
+
+/* conn_protocol.c */
+/* The first bytes of c are (or may still become) the HTTP/2 preface: 1
+ * when switched to a protocol (the caller returns what it runs), 0 when
+ * not a preface, -1 when more bytes are needed to tell. */
+int rl_conn_try_preface(rl_conn_t *c);
 
 /* http_tunnel.c */
 int rl_tunnel_step(rl_conn_t *c, int timed_out);

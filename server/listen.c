@@ -25,6 +25,7 @@ RL_DECLARE(rl_listener_t *) rl_listeners(void)
 
 typedef struct open_sock_t {
     rl_listener_t l;
+    int dgram; /* a UDP socket (may share its name with a TCP one) */
     struct open_sock_t *next_open;
     int used;
 } open_sock_t;
@@ -39,14 +40,15 @@ static apr_status_t make_socket(apr_pool_t *p, const listen_spec_t *ls,
     const char *host = ls->host;
     int family = APR_UNSPEC;
     int one = 1;
+    int type = ls->dgram ? SOCK_DGRAM : SOCK_STREAM;
+    int proto = ls->dgram ? APR_PROTO_UDP : APR_PROTO_TCP;
 
     if (host == NULL) {
         /* All addresses: one dual-stack IPv6 socket when the host has
          * IPv6, else IPv4. */
         rv = apr_sockaddr_info_get(&sa, "::", APR_INET6, ls->port, 0, p);
-        if (rv == APR_SUCCESS &&
-            apr_socket_create(&l->sock, APR_INET6, SOCK_STREAM, APR_PROTO_TCP,
-                              p) == APR_SUCCESS) {
+        if (rv == APR_SUCCESS && apr_socket_create(&l->sock, APR_INET6, type,
+                                                   proto, p) == APR_SUCCESS) {
             apr_socket_opt_set(l->sock, APR_IPV6_V6ONLY, 0);
             goto bind;
         }
@@ -57,13 +59,18 @@ static apr_status_t make_socket(apr_pool_t *p, const listen_spec_t *ls,
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    rv = apr_socket_create(&l->sock, sa->family, SOCK_STREAM, APR_PROTO_TCP, p);
+    rv = apr_socket_create(&l->sock, sa->family, type, proto, p);
     if (rv != APR_SUCCESS) {
         return rv;
     }
 bind:
     apr_socket_opt_set(l->sock, APR_SO_REUSEADDR, 1);
     rv = apr_socket_bind(l->sock, sa);
+    if (rv == APR_SUCCESS && ls->dgram) {
+        apr_os_sock_get(&l->fd, l->sock);
+        apr_socket_opt_set(l->sock, APR_SO_NONBLOCK, 1);
+        return APR_SUCCESS; /* datagrams: nothing to listen() for */
+    }
     if (rv == APR_SUCCESS) {
         rv = apr_socket_listen(l->sock, rl_proc.listen_backlog);
     }
@@ -106,7 +113,8 @@ apr_status_t rl_listen_open(apr_pool_t *pglobal, rl_server_t *s)
         const char *name = spec_name(rl_proc.ptemp, ls);
 
         for (o = socks; o != NULL; o = o->next_open) {
-            if (!o->used && strcmp(o->l.name, name) == 0) {
+            if (!o->used && o->dgram == ls->dgram &&
+                strcmp(o->l.name, name) == 0) {
                 break;
             }
         }
@@ -115,6 +123,7 @@ apr_status_t rl_listen_open(apr_pool_t *pglobal, rl_server_t *s)
             o = apr_pcalloc(pglobal, sizeof(*o));
             o->l.name = apr_pstrdup(pglobal, name);
             o->l.port = ls->port;
+            o->dgram = ls->dgram;
             rv = make_socket(pglobal, ls, &o->l);
             if (rv != APR_SUCCESS) {
                 char buf[120];
@@ -126,13 +135,14 @@ apr_status_t rl_listen_open(apr_pool_t *pglobal, rl_server_t *s)
             }
             o->next_open = socks;
             socks = o;
-        } else {
+        } else if (!o->dgram) {
             /* kept across a restart: listen() again applies a changed
              * ListenBacklog to the socket as it is */
             listen(o->l.fd, rl_proc.listen_backlog);
         }
         o->used = 1;
         o->l.protocol = ls->protocol;
+        o->l.datagram = o->dgram;
         o->l.next = NULL;
         *tail = &o->l;
         tail = &o->l.next;
@@ -204,6 +214,8 @@ void rl_listen_shut(void)
     open_sock_t *o;
 
     for (o = socks; o != NULL; o = o->next_open) {
-        shutdown(o->l.fd, SHUT_RD);
+        if (!o->dgram) {
+            shutdown(o->l.fd, SHUT_RD);
+        }
     }
 }

@@ -15,7 +15,10 @@ RL_DECLARE(const char *) rl_ssl_var(rl_request_t *r, const char *name)
 {
     const rl_ssl_provider_t *p;
 
-    if (r->connection->io == NULL) {
+    const rl_conn_t *c =
+        r->connection->master ? r->connection->master : r->connection;
+
+    if (c->io == NULL) {
         return NULL; /* plain: no provider lookup on the common path */
     }
     p = rl_ssl_provider();
@@ -26,6 +29,9 @@ RL_DECLARE(int) rl_conn_is_https(const rl_conn_t *c)
 {
     const rl_ssl_provider_t *p;
 
+    if (c->master != NULL) {
+        c = c->master; /* an HTTP/2 stream: its connection's TLS */
+    }
     if (c->io == NULL) {
         return 0;
     }

@@ -321,8 +321,10 @@ int cache_refresh_queue(rl_request_t *r, apr_uint64_t marker)
         return 0;
     }
     j->addrlen = sizeof(j->addr);
-    if (getsockname(r->connection->fd, (struct sockaddr *)&j->addr,
-                    &j->addrlen) != 0) {
+    /* an HTTP/2 stream has no socket: its connection's address */
+    if (getsockname(r->connection->master ? r->connection->master->fd
+                                          : r->connection->fd,
+                    (struct sockaddr *)&j->addr, &j->addrlen) != 0) {
         free(j);
         return 0;
     }

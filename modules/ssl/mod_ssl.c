@@ -685,6 +685,9 @@ static int ssl_pre_connection(rl_conn_t *c)
 
 int ssl_is_https(const rl_conn_t *c)
 {
+    if (c != NULL && c->master != NULL) {
+        c = c->master; /* an HTTP/2 stream: its connection's TLS */
+    }
     return c != NULL && ssl_io_ssl(c->io) != NULL;
 }
 
@@ -694,7 +697,8 @@ int ssl_is_https(const rl_conn_t *c)
  * SSLStrictSNIVHostCheck on is refused (403). */
 static int ssl_post_read_request(rl_request_t *r)
 {
-    rl_conn_t *c = r->connection;
+    rl_conn_t *c =
+        r->connection->master ? r->connection->master : r->connection;
     SSL *ssl = ssl_io_ssl(c->io);
     const char *sni;
     rl_server_t *hs;

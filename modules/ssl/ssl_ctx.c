@@ -873,33 +873,74 @@ static void alpn_text(const unsigned char *in, unsigned inlen, char *out,
     }
 }
 
-/* ALPN: HTTP/1.1 (or 1.0).  A client that offers only protocols Relais
- * does not speak (h2 alone) is refused with no_application_protocol, as
- * RFC 7301 says and nginx does: carrying on without ALPN would let a
- * connection meant for another service land here (ALPACA). */
+/* Whether the client's ALPN list (wire format) holds `name`; *sel points
+ * at it there. */
+static int alpn_offered(const unsigned char *in, unsigned inlen,
+                        const char *name, const unsigned char **sel,
+                        unsigned char *sellen)
+{
+    size_t n = strlen(name);
+    unsigned i = 0;
+
+    while (i < inlen) {
+        unsigned len = in[i];
+        if (i + 1 + len > inlen) {
+            return 0;
+        }
+        if (len == n && memcmp(in + i + 1, name, n) == 0) {
+            *sel = in + i + 1;
+            *sellen = (unsigned char)len;
+            return 1;
+        }
+        i += 1 + len;
+    }
+    return 0;
+}
+
+/* ALPN: the first protocol of the connection's `Protocols` (its address's
+ * default virtual host, as for the HTTP/2 preface; h2 only when mod_http2
+ * is loaded) that the client offers, the server's order first as httpd's
+ * ProtocolsHonorOrder; then http/1.0.  A client that offers only
+ * protocols Relais does not speak is refused with
+ * no_application_protocol, as RFC 7301 says and nginx does: carrying on
+ * without ALPN would let a connection meant for another service land
+ * here (ALPACA). */
 static int alpn_select_cb(SSL *ssl, const unsigned char **out,
                           unsigned char *outlen, const unsigned char *in,
                           unsigned int inlen, void *arg)
 {
-    static const unsigned char ours[] = "\x08http/1.1\x08http/1.0";
-    unsigned char *sel = NULL;
-    rl_conn_t *c;
+    rl_conn_t *c = ssl_io_conn_of(ssl);
+    const apr_array_header_t *protos =
+        c != NULL ? rl_server_protocols(c->base_server) : NULL;
+    int i;
 
     (void)arg;
-    if (SSL_select_next_proto(&sel, outlen, ours, sizeof(ours) - 1, in,
-                              inlen) == OPENSSL_NPN_NEGOTIATED) {
-        *out = sel;
-        return SSL_TLSEXT_ERR_OK;
+    for (i = 0; protos != NULL && i < protos->nelts; i++) {
+        const char *p = APR_ARRAY_IDX(protos, i, const char *);
+        if (strcmp(p, "h2c") == 0 ||
+            (strcmp(p, "h2") == 0 &&
+             rl_lookup_provider(RL_CONN_PROTOCOL_GROUP, "h2",
+                                RL_CONN_PROTOCOL_VERSION) == NULL)) {
+            continue;
+        }
+        if (alpn_offered(in, inlen, p, out, outlen)) {
+            return SSL_TLSEXT_ERR_OK;
+        }
     }
-    c = ssl_io_conn_of(ssl);
+    if (alpn_offered(in, inlen, "http/1.1", out, outlen) ||
+        alpn_offered(in, inlen, "http/1.0", out, outlen)) {
+        return SSL_TLSEXT_ERR_OK; /* HTTP/1.x is always spoken */
+    }
     if (c != NULL) {
         char offered[200];
         alpn_text(in, inlen, offered, sizeof(offered));
         rl_log_cerror(RL_LOG_INFO, 0, c,
                       "TLS handshake refused: the client offers only "
                       "application protocols this server does not speak "
-                      "(ALPN %s; Relais speaks http/1.1)",
-                      offered);
+                      "(ALPN %s; Protocols here allows %s)",
+                      offered,
+                      protos != NULL ? apr_array_pstrcat(c->pool, protos, ' ')
+                                     : "http/1.1");
     }
     return SSL_TLSEXT_ERR_ALERT_FATAL;
 }

@@ -34,6 +34,14 @@ RL_LOG_USE_MODULE(ssl);
 /* ------------------------------------------------------------------ */
 
 /* What a memory BIO holds, as a string in p; frees the BIO. */
+
+/* The TLS of r's connection: an HTTP/2 stream's is its master's. */
+static const rl_io_t *ssl_vars_io(const rl_request_t *r)
+{
+    const rl_conn_t *c = r->connection;
+    return c->master != NULL ? c->master->io : c->io;
+}
+
 static const char *bio_text(apr_pool_t *p, BIO *bio)
 {
     char *data = NULL;
@@ -452,7 +460,7 @@ const char *ssl_var_lookup(rl_request_t *r, const char *name)
     if (r == NULL || name == NULL) {
         return NULL;
     }
-    ssl = ssl_io_ssl(r->connection->io);
+    ssl = ssl_io_ssl(ssl_vars_io(r));
     if (strcasecmp(name, "HTTPS") == 0) {
         return ssl ? "on" : "off";
     }
@@ -551,7 +559,7 @@ static void export_dn(rl_request_t *r, const char *prefix,
 
 void ssl_vars_export(rl_request_t *r)
 {
-    SSL *ssl = ssl_io_ssl(r->connection->io);
+    SSL *ssl = ssl_io_ssl(ssl_vars_io(r));
     int opts = ssl_request_opts(r);
     X509 *peer, *own;
     apr_size_t i;
@@ -595,7 +603,7 @@ void ssl_vars_export(rl_request_t *r)
 
 const char *ssl_log_item_c(rl_request_t *r, const char *arg)
 {
-    SSL *ssl = ssl_io_ssl(r->connection->io);
+    SSL *ssl = ssl_io_ssl(ssl_vars_io(r));
     long vr;
 
     if (ssl == NULL || arg == NULL) {

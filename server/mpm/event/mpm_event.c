@@ -44,9 +44,12 @@ typedef struct ev_listener_t {
 typedef struct ev_conn_t ev_conn_t;
 typedef struct ev_loop_t ev_loop_t;
 
-/* The descriptor a suspended handler waits on (a backend socket). */
+/* The descriptors a connection waits on besides its socket (a suspended
+ * handler's backend, a tunnel's other side, what a protocol lists): their
+ * slots name the connection as the owner. */
 typedef struct ev_watch_t {
-    int fd; /* its slot names this connection as the owner, or -1 */
+    int *fds; /* malloc'd, or NULL */
+    int n, cap;
 } ev_watch_t;
 
 struct ev_conn_t {
@@ -196,19 +199,16 @@ static void ev_unlink(ev_loop_t *lp, ev_conn_t *ev)
     apr_atomic_dec32(&conns_open);
 }
 
-/* Waits on the descriptor the handler watches: registers it the first
- * time (edge-triggered, for good), then only notes who waits for what. */
-static void ev_arm_watch(ev_loop_t *lp, ev_conn_t *ev)
+/* Waits on one watched descriptor: registers it the first time
+ * (edge-triggered, for good), then only notes who waits for what. */
+static void ev_arm_one(ev_loop_t *lp, ev_conn_t *ev, int fd, int events)
 {
     struct epoll_event e;
-    ev_slot_t *slot;
-    int fd, events;
+    ev_slot_t *slot = ev_slot(lp, fd);
 
-    rl_conn_watched(ev->c, &fd, &events);
-    if (fd < 0 || events == 0 || (slot = ev_slot(lp, fd)) == NULL) {
+    if (slot == NULL) {
         return;
     }
-    ev->watch.fd = fd;
     slot->owner = ev;
     slot->events = events;
     slot->park = NULL;
@@ -239,6 +239,47 @@ static void ev_arm_watch(ev_loop_t *lp, ev_conn_t *ev)
     slot->registered = 1;
 }
 
+/* The connection no longer waits on any of its watched descriptors. */
+static void ev_disarm(ev_loop_t *lp, ev_conn_t *ev)
+{
+    int i;
+
+    for (i = 0; i < ev->watch.n; i++) {
+        int fd = ev->watch.fds[i];
+        if (fd >= 0 && fd < lp->nslots && lp->slots[fd].owner == ev) {
+            lp->slots[fd].owner = NULL;
+        }
+    }
+    ev->watch.n = 0;
+}
+
+/* Waits on what the connection watches (usually one backend socket; an
+ * HTTP/2 connection's streams may watch many). */
+static void ev_arm_watch(ev_loop_t *lp, ev_conn_t *ev)
+{
+    rl_watch_t w[RL_WATCH_MAX];
+    int i, n = rl_conn_watch_list(ev->c, w, RL_WATCH_MAX);
+
+    ev_disarm(lp, ev);
+    if (n > ev->watch.cap) {
+        int *nf = realloc(ev->watch.fds, sizeof(int) * (size_t)n);
+        if (nf == NULL) {
+            return;
+        }
+        ev->watch.fds = nf;
+        ev->watch.cap = n;
+    }
+    for (i = 0; i < n; i++) {
+        /* the client socket is registered already: with RL_WANT_OTHER any
+         * event on it runs the connection */
+        if (w[i].fd < 0 || w[i].events == 0 || w[i].fd == ev->c->fd) {
+            continue;
+        }
+        ev_arm_one(lp, ev, w[i].fd, w[i].events);
+        ev->watch.fds[ev->watch.n++] = w[i].fd;
+    }
+}
+
 /* rl_request_unwatch(): the handler keeps the descriptor beyond its
  * request (a pooled backend connection): nobody waits on it any more (it
  * stays registered, see ev_slot_t). */
@@ -247,11 +288,16 @@ static void ev_unwatch(void *ctx, int fd)
     ev_conn_t *ev = ctx;
     ev_loop_t *lp = ev->loop;
 
+    int i;
+
     if (fd >= 0 && fd < lp->nslots && lp->slots[fd].owner == ev) {
         lp->slots[fd].owner = NULL;
     }
-    if (ev->watch.fd == fd) {
-        ev->watch.fd = -1;
+    for (i = 0; i < ev->watch.n; i++) {
+        if (ev->watch.fds[i] == fd) {
+            ev->watch.fds[i] = ev->watch.fds[--ev->watch.n];
+            break;
+        }
     }
 }
 
@@ -367,10 +413,7 @@ static void ev_settle(ev_loop_t *lp, ev_conn_t *ev, int want,
          * backend) and must find it marked closed, not reused memory. */
         ev_unlink(lp, ev);
         ev->want = RL_WANT_CLOSE;
-        if (ev->watch.fd >= 0 && ev->watch.fd < lp->nslots &&
-            lp->slots[ev->watch.fd].owner == ev) {
-            lp->slots[ev->watch.fd].owner = NULL; /* it is going away */
-        }
+        ev_disarm(lp, ev); /* it is going away */
         ev->next = lp->graveyard;
         lp->graveyard = ev;
         return;
@@ -403,6 +446,7 @@ static void ev_bury(ev_loop_t *lp)
         ev_conn_t *ev = lp->graveyard;
         lp->graveyard = ev->next;
         rl_conn_close(ev->c); /* closing the fd removes it from epoll */
+        free(ev->watch.fds);
         free(ev);
     }
 }
@@ -439,7 +483,6 @@ static void ev_accept(ev_loop_t *lp, rl_listener_t *l)
         ev->kind = EV_CONN;
         ev->c = c;
         ev->loop = lp;
-        ev->watch.fd = -1;
         if (fd < lp->nslots) {
             /* the number of a socket closed behind the MPM's back */
             lp->slots[fd].owner = NULL;
@@ -647,7 +690,7 @@ static void event_child_main(apr_pool_t *pchild, int slot)
 
     rl_mpm_set_forget(ev_forget, ev_park);
     for (l = rl_listeners(); l != NULL; l = l->next) {
-        nls++;
+        nls += !l->datagram; /* UDP: served by its module */
     }
     for (i = 0; i < nthreads; i++) {
         ev_loop_t *lp = &loops[i];
@@ -677,9 +720,13 @@ static void event_child_main(apr_pool_t *pchild, int slot)
         apr_allocator_max_free_set(lp->alloc, 1024 * 1024);
         lp->nls = nls;
         lp->ls = apr_pcalloc(pchild, sizeof(ev_listener_t) * nls);
-        for (l = rl_listeners(); l != NULL; l = l->next, k++) {
+        for (l = rl_listeners(); l != NULL; l = l->next) {
+            if (l->datagram) {
+                continue;
+            }
             lp->ls[k].kind = EV_LISTENER;
             lp->ls[k].l = l;
+            k++;
         }
         if (pthread_create(&lp->tid, NULL, ev_thread, lp) != 0) {
             rl_log_error(RL_LOG_ALERT, 0, NULL, "cannot start a thread");

@@ -23,10 +23,14 @@ static void prefork_child_main(apr_pool_t *pchild, int slot)
     (void)pchild;
     apr_allocator_create(&alloc);
     apr_allocator_max_free_set(alloc, 256 * 1024);
-    for (l = rl_listeners(); l != NULL && n < 64; l = l->next, n++) {
+    for (l = rl_listeners(); l != NULL && n < 64; l = l->next) {
+        if (l->datagram) {
+            continue; /* UDP: served by its module */
+        }
         ls[n] = l;
         pfds[n].fd = l->fd;
         pfds[n].events = POLLIN;
+        n++;
     }
     rl_mpm_report(slot, 0, 1);
     while (!rl_mpm_stopping()) {

@@ -61,10 +61,14 @@ static void *worker_thread(void *arg)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     apr_allocator_create(&alloc);
     apr_allocator_max_free_set(alloc, 256 * 1024);
-    for (l = rl_listeners(); l != NULL && n < 64; l = l->next, n++) {
+    for (l = rl_listeners(); l != NULL && n < 64; l = l->next) {
+        if (l->datagram) {
+            continue; /* UDP: served by its module */
+        }
         ls[n] = l;
         pfds[n].fd = l->fd;
         pfds[n].events = POLLIN;
+        n++;
     }
     while ((fd = worker_accept(pfds, ls, n, &from)) >= 0) {
         rl_conn_t *c = rl_conn_open(fd, from, alloc);

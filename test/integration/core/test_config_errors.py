@@ -127,7 +127,7 @@ def test_listen_with_an_unknown_protocol(relais):
     text = header() + "Listen 127.0.0.1:%d spdy\n" % free_port()
     res, path = check(relais, text)
     assert_error(res, path, line_of(text, "spdy"), "Listen",
-                 "unknown protocol 'spdy'", "http or https")
+                 "unknown protocol 'spdy'", "http, https, tcp or udp")
 
 
 def test_too_many_arguments(relais):
