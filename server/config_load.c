@@ -74,10 +74,12 @@ static void stream_needs_module(void)
             rl_lookup_provider(RL_LISTENER_PROTOCOL_GROUP, ls->protocol,
                                RL_LISTENER_PROTOCOL_VERSION) == NULL) {
             fprintf(stderr,
-                    "relaisd: %s:%u: Listen: a %s listener needs the module "
-                    "that serves it: add LoadModule proxy_stream_module "
+                    "relaisd: %s:%u: Listen: no loaded module serves %s "
+                    "listeners (none registered the provider "
+                    "listener_protocol/%s, see rl_protocol.h): add "
+                    "LoadModule proxy_stream_module "
                     "modules/mod_proxy_stream.so\n",
-                    ls->file, ls->line, ls->protocol);
+                    ls->file, ls->line, ls->protocol, ls->protocol);
             rl_proc.config_errors++;
         }
     }
