@@ -1,0 +1,4 @@
+# mod_http2: HTTP/2 from clients (h2 over TLS, h2c with prior knowledge),
+# every modules/http2/*.c.  It links Debian's libnghttp2 (package
+# libnghttp2-dev; nghttp2 1.52 or later).  docs/http2.md.
+MOD_http2_LIBS = $(NGHTTP2_LIBS)

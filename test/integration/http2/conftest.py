@@ -1,0 +1,150 @@
+"""Fixtures of the mod_http2 tests: a certificate made at test time with
+the openssl tool, the recording Python backend of the proxy tests
+(test/integration/proxy/helpers_proxy.py), configurations with
+`Protocols h2 h2c http/1.1`, and curl / h2load / raw HTTP/2 clients.
+
+pytest puts this module in sys.modules as "conftest" in place of the
+suite's root conftest.py, so the root's public names are re-exported here
+(as test/integration/proxy/conftest.py does).
+"""
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))), "proxy"))
+
+from helpers_proxy import Backend, root  # noqa: E402
+
+for _name, _value in vars(root).items():
+    if not _name.startswith("_") and \
+            not hasattr(_value, "_pytestfixturefunction") and \
+            _name not in globals():
+        globals()[_name] = _value
+del _name, _value
+
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+
+def pytest_collection_modifyitems(config, items):
+    if not os.path.exists(os.path.join(root.MODULES, "mod_http2.so")):
+        skip = pytest.mark.skip(reason="mod_http2 not built (libnghttp2-dev)")
+        for item in items:
+            item.add_marker(skip)
+
+
+class Certs:
+    """ca.crt, and server.crt / server.key for localhost and 127.0.0.1."""
+
+    def __init__(self, d):
+        self.dir = str(d)
+        os.makedirs(self.dir, exist_ok=True)
+
+        def run(*args):
+            subprocess.run(("openssl",) + args, cwd=self.dir, check=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+        run("req", "-x509", "-newkey", "ec", "-pkeyopt",
+            "ec_paramgen_curve:P-256", "-nodes", "-keyout", "ca.key",
+            "-out", "ca.crt", "-days", "2", "-subj", "/CN=Relais H2 Test CA")
+        run("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+            "-nodes", "-keyout", "server.key", "-out", "server.csr",
+            "-subj", "/CN=localhost")
+        with open(os.path.join(self.dir, "ext.cnf"), "w") as f:
+            f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+        run("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey",
+            "ca.key", "-CAcreateserial", "-out", "server.crt", "-days", "2",
+            "-extfile", "ext.cnf")
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+
+@pytest.fixture(scope="session")
+def certs(tmp_path_factory):
+    return Certs(tmp_path_factory.mktemp("h2pki"))
+
+
+@pytest.fixture
+def backend():
+    """A Python backend that records the requests it gets."""
+    b = Backend()
+    yield b
+    b.stop()
+    assert not b.errors, "backend errors: %r" % b.errors
+
+
+@pytest.fixture(autouse=True)
+def no_child_crash(request):
+    """Fails a test whose relaisd lost a child to a signal."""
+    r = request.getfixturevalue("relais") if "relais" in \
+        request.fixturenames else None
+    yield
+    if r is not None:
+        crashes = [l for l in r.error_log().splitlines()
+                   if "exited on signal" in l]
+        assert not crashes, "relaisd child crashed:\n" + "\n".join(crashes)
+
+
+def h2_conf(port, body, mpm="event", modules=(), tls_port=None, certs=None,
+            protocols="h2 h2c http/1.1", mpm_extra=""):
+    """relaisd: the MPM, mod_http2, mod_proxy, mod_echo, mod_log and the
+    `modules` given, `Protocols`, a cleartext listener on port (and a TLS
+    one on tls_port, vhost localhost with the same body), then body."""
+    text = mpm_lines(mpm) + mpm_extra
+    for m in ("http2", "proxy", "echo", "log") + tuple(modules):
+        text += "LoadModule %s_module modules/mod_%s.so\n" % (m, m)
+    text += "Listen 127.0.0.1:%d\n" % port
+    if tls_port:
+        text += "LoadModule ssl_module modules/mod_ssl.so\n"
+        text += "Listen 127.0.0.1:%d https\n" % tls_port
+    text += ("ServerName relais.test\nErrorLog logs/error_log\n"
+             "LogLevel info\nPidFile logs/relaisd.pid\n"
+             "Protocols %s\n" % protocols)
+    text += ('LogFormat "%h \\"%r\\" %>s %b %H" h2log\n'
+             "CustomLog logs/access_log h2log\n")
+    text += body
+    if tls_port:
+        text += ("<VirtualHost *:%d>\nServerName localhost\nSSLEngine on\n"
+                 "SSLCertificateFile %s\nSSLCertificateKeyFile %s\n%s"
+                 "</VirtualHost>\n" % (tls_port, certs.path("server.crt"),
+                                       certs.path("server.key"), body))
+    return text
+
+
+def start_h2(relais, body, mpm="event", modules=(), tls=False, certs=None,
+             protocols="h2 h2c http/1.1", mpm_extra=""):
+    """Writes h2_conf() and starts relaisd; returns (port, tls_port)."""
+    port = free_port()
+    tls_port = free_port() if tls else None
+    relais.write_conf(h2_conf(port, body, mpm=mpm, modules=modules,
+                              tls_port=tls_port, certs=certs,
+                              protocols=protocols, mpm_extra=mpm_extra))
+    relais.start(port)
+    if tls_port:
+        assert wait_port(tls_port)
+    return port, tls_port
+
+
+def curl(*args, timeout=60):
+    """curl -sS with args; returns CompletedProcess (stdout bytes)."""
+    return subprocess.run(("curl", "-sS", "--max-time", str(timeout)) + args,
+                          capture_output=True, timeout=timeout + 10)
+
+
+def have(tool):
+    return shutil.which(tool) is not None
+
+
+def access_lines(relais, n, timeout=5.0):
+    """The access log once it has at least n lines (buffered writes)."""
+    import time
+    end = time.time() + timeout
+    while True:
+        lines = relais.read("logs/access_log").splitlines()
+        if len(lines) >= n or time.time() > end:
+            return lines
+        time.sleep(0.05)
