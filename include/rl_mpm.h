@@ -56,6 +56,16 @@ struct rl_listener_t {
 /** The listeners of the running configuration, in Listen order. */
 RL_DECLARE(rl_listener_t *) rl_listeners(void);
 
+/**
+ * The listeners of the configuration being loaded, for check_config hooks
+ * (which run before any socket is opened, and under -t when none is):
+ * rl_listener_t records in p, in Listen order, with name, protocol, port,
+ * datagram and default_server set; sock is NULL and fd -1.
+ * @return an array of rl_listener_t *
+ * @since API 20261130.0
+ */
+RL_DECLARE(apr_array_header_t *) rl_listeners_configured(apr_pool_t *p);
+
 /** @name What a connection waits for */
 /**@{*/
 #define RL_WANT_CLOSE 0 /**< done: call rl_conn_close() */

@@ -181,27 +181,51 @@ static int addr_matches(const rl_server_addr_t *a, const rl_listener_t *l)
            (lhost[n] == ':' || lhost[n] == ']');
 }
 
+/* The default server of one listener: the first vhost that names its
+ * address, else the main server. */
+static rl_server_t *default_server_of(rl_server_t *main, const rl_listener_t *l)
+{
+    rl_server_t *v;
+    int i;
+
+    for (v = main->next; v != NULL; v = v->next) {
+        for (i = 0; i < v->addrs->nelts; i++) {
+            if (addr_matches(&APR_ARRAY_IDX(v->addrs, i, rl_server_addr_t),
+                             l)) {
+                return v;
+            }
+        }
+    }
+    return main;
+}
+
+RL_DECLARE(apr_array_header_t *) rl_listeners_configured(apr_pool_t *p)
+{
+    apr_array_header_t *out = apr_array_make(p, 4, sizeof(rl_listener_t *));
+    int i;
+
+    for (i = 0; rl_proc.listen_specs != NULL && i < rl_proc.listen_specs->nelts;
+         i++) {
+        const listen_spec_t *ls =
+            &APR_ARRAY_IDX(rl_proc.listen_specs, i, listen_spec_t);
+        rl_listener_t *l = apr_pcalloc(p, sizeof(*l));
+        l->fd = -1;
+        l->name = spec_name(p, ls);
+        l->protocol = ls->protocol;
+        l->port = ls->port;
+        l->datagram = ls->dgram;
+        l->default_server = default_server_of(rl_proc.main_server, l);
+        APR_ARRAY_PUSH(out, rl_listener_t *) = l;
+    }
+    return out;
+}
+
 void rl_listen_assign_servers(rl_server_t *main)
 {
     rl_listener_t *l;
 
     for (l = listeners; l != NULL; l = l->next) {
-        rl_server_t *v;
-        int i;
-
-        l->default_server = main;
-        for (v = main->next; v != NULL; v = v->next) {
-            for (i = 0; i < v->addrs->nelts; i++) {
-                if (addr_matches(&APR_ARRAY_IDX(v->addrs, i, rl_server_addr_t),
-                                 l)) {
-                    l->default_server = v;
-                    break;
-                }
-            }
-            if (l->default_server != main) {
-                break;
-            }
-        }
+        l->default_server = default_server_of(main, l);
     }
 }
 

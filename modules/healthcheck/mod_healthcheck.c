@@ -53,10 +53,15 @@
 
 RL_LOG_USE_MODULE(healthcheck);
 
-enum hc_method { HC_NONE = 0, HC_TCP, HC_OPTIONS, HC_HEAD, HC_GET };
+enum hc_method { HC_NONE = 0, HC_TCP, HC_OPTIONS, HC_HEAD, HC_GET, HC_UDP };
 
-static const char *const hc_method_names[] = {"", "TCP", "OPTIONS", "HEAD",
-                                              "GET"};
+static const char *const hc_method_names[] = {"",     "TCP", "OPTIONS",
+                                              "HEAD", "GET", "UDP"};
+
+/* tcp:// and udp:// members (mod_proxy_stream) are checked with TCP or
+ * UDP, and hcsend=/hcexpect=: bytes to send, and a string the answer
+ * must contain.  The longest answer looked at: */
+#define HC_EXPECT_MAX 16384
 
 /* Default wait for a connection, and for an answer, without
  * connectiontimeout= / timeout= on the worker. */
@@ -78,6 +83,8 @@ typedef struct hc_settings_t {
     apr_interval_time_t interval;
     int passes, fails;
     const hc_named_expr_t *expr;
+    const char *send, *expect; /* hcsend=, hcexpect= (escapes decoded) */
+    apr_size_t send_len, expect_len;
 } hc_settings_t;
 
 /* A ProxyHCTemplate. */
@@ -189,14 +196,17 @@ static const char *set_method(apr_pool_t *p, hc_settings_t *set, const char *v)
 {
     int i;
 
-    for (i = 1; i < 5; i++) {
+    for (i = 1; i < 6; i++) {
         if (strcasecmp(v, hc_method_names[i]) == 0) {
             set->method = (enum hc_method)i;
             return NULL;
         }
     }
-    return apr_psprintf(p, "hcmethod=%s: expected TCP, OPTIONS, HEAD or GET",
-                        v);
+    return apr_psprintf(
+        p,
+        "hcmethod=%s: expected TCP, OPTIONS, HEAD or GET (or UDP "
+        "for udp:// members)",
+        v);
 }
 
 
@@ -323,6 +333,80 @@ static const char *set_template(apr_pool_t *p, hc_settings_t *set,
 }
 
 
+/* hcsend= / hcexpect=: C escapes \r \n \t \\ \0 and \xHH, for the
+ * bytes of binary protocols (a DNS question). */
+static const char *set_bytes(apr_pool_t *p, const char *key, const char *v,
+                             const char **out, apr_size_t *len)
+{
+    apr_size_t vl = strlen(v), n = 0;
+    char *b = apr_palloc(p, vl + 1);
+    const char *c, *end = v + vl;
+
+    /* key="value": the configuration reader keeps quotes that do not
+     * start a word, so they are taken off here */
+    if (vl >= 2 && v[0] == '"' && v[vl - 1] == '"') {
+        end--;
+        v++;
+    }
+    for (c = v; c < end; c++) {
+        if (*c != '\\') {
+            b[n++] = *c;
+            continue;
+        }
+        c++;
+        switch (*c) {
+        case 'r':
+            b[n++] = '\r';
+            break;
+        case 'n':
+            b[n++] = '\n';
+            break;
+        case 't':
+            b[n++] = '\t';
+            break;
+        case '0':
+            b[n++] = '\0';
+            break;
+        case '\\':
+            b[n++] = '\\';
+            break;
+        case 'x':
+            if (apr_isxdigit(c[1]) && apr_isxdigit(c[2])) {
+                char hex[3] = {c[1], c[2], 0};
+                b[n++] = (char)strtol(hex, NULL, 16);
+                c += 2;
+                break;
+            }
+            /* fall through */
+        default:
+            return apr_psprintf(p,
+                                "%s=%s: unknown escape (use \\r \\n \\t \\0 "
+                                "\\\\ or \\xHH)",
+                                key, v);
+        }
+    }
+    if (n == 0 || n > HC_EXPECT_MAX) {
+        return apr_psprintf(p, "%s=%s: expected 1 to %d bytes", key, v,
+                            HC_EXPECT_MAX);
+    }
+    *out = b;
+    *len = n;
+    return NULL;
+}
+
+
+static const char *set_send(apr_pool_t *p, hc_settings_t *set, const char *v)
+{
+    return set_bytes(p, "hcsend", v, &set->send, &set->send_len);
+}
+
+
+static const char *set_expect(apr_pool_t *p, hc_settings_t *set, const char *v)
+{
+    return set_bytes(p, "hcexpect", v, &set->expect, &set->expect_len);
+}
+
+
 typedef const char *(*hc_setter)(apr_pool_t *p, hc_settings_t *set,
                                  const char *v);
 
@@ -332,7 +416,8 @@ static const struct {
 } hc_keys[] = {{"hcmethod", set_method},     {"hcuri", set_uri},
                {"hcinterval", set_interval}, {"hcpasses", set_passes},
                {"hcfails", set_fails},       {"hcexpr", set_expr},
-               {"hctemplate", set_template}, {NULL, NULL}};
+               {"hctemplate", set_template}, {"hcsend", set_send},
+               {"hcexpect", set_expect},     {NULL, NULL}};
 
 /* The providers of group proxy_worker_param: one per key. */
 static const char *param_method(apr_pool_t *p, rl_proxy_worker_t *w,
@@ -376,7 +461,21 @@ static const char *param_template(apr_pool_t *p, rl_proxy_worker_t *w,
     return set_template(p, &hc_conf(p, w)->set, v);
 }
 
+static const char *param_send(apr_pool_t *p, rl_proxy_worker_t *w,
+                              const char *v)
+{
+    return set_send(p, &hc_conf(p, w)->set, v);
+}
+
+static const char *param_expect(apr_pool_t *p, rl_proxy_worker_t *w,
+                                const char *v)
+{
+    return set_expect(p, &hc_conf(p, w)->set, v);
+}
+
 static const rl_proxy_worker_param_t p_method = {param_method};
+static const rl_proxy_worker_param_t p_send = {param_send};
+static const rl_proxy_worker_param_t p_expect = {param_expect};
 static const rl_proxy_worker_param_t p_uri = {param_uri};
 static const rl_proxy_worker_param_t p_interval = {param_interval};
 static const rl_proxy_worker_param_t p_passes = {param_passes};
@@ -508,7 +607,8 @@ static const char *set_hc_template(rl_cmd_t *cmd, void *conf, int argc,
             return apr_psprintf(cmd->pool,
                                 "%s: '%s' is not a health-check key (a "
                                 "template holds hcmethod, hcuri, hcinterval, "
-                                "hcpasses, hcfails, hcexpr and hctemplate)",
+                                "hcpasses, hcfails, hcexpr, hctemplate, "
+                                "hcsend and hcexpect)",
                                 t->name, argv[i]);
         }
         err = hc_keys[k].set(cmd->pool, &t->set, eq + 1);
@@ -617,7 +717,9 @@ static void probe_done(hc_conf_t *c, apr_time_t now, const char *why)
     rl_log_error(RL_LOG_DEBUG, 0, NULL,
                  "health check of %s (%s %s): %s%s in %ld ms", c->w->name,
                  hc_method_names[c->set.method],
-                 c->set.method == HC_TCP ? "connect" : c->set.uri,
+                 c->set.method == HC_TCP   ? "connect"
+                 : c->set.method == HC_UDP ? "datagram"
+                                           : c->set.uri,
                  why ? "failed: " : "passed", why ? why : "",
                  (long)apr_time_as_msec(now - c->started));
     /* for status pages (mod_status): the last result and its latency */
@@ -680,6 +782,44 @@ static void probe_judge(hc_conf_t *c, apr_time_t now, const hc_response_t *r)
 }
 
 
+/* A TCP or UDP answer: it passes when it contains hcexpect= (or, without
+ * it, when anything came). */
+static void probe_read_stream(hc_conf_t *c, apr_time_t now)
+{
+    for (;;) {
+        apr_size_t n = 0;
+        apr_status_t rv =
+            c->len < c->cap
+                ? rl_io_recv(NULL, c->fd, c->buf + c->len, c->cap - c->len, &n)
+                : APR_EOF;
+        if (rv == APR_SUCCESS) {
+            c->len += n;
+            if (c->set.expect == NULL ||
+                memmem(c->buf, c->len, c->set.expect, c->set.expect_len)) {
+                probe_done(c, now, NULL);
+                return;
+            }
+            continue; /* more bytes (or another datagram) may carry it */
+        }
+        if (APR_STATUS_IS_EAGAIN(rv)) {
+            c->want = RL_WANT_READ;
+            return;
+        }
+        if (rv == APR_EOF) {
+            probe_fail(c, now, "%s without the expected string (hcexpect)",
+                       c->len > 0 ? "answered" : "closed");
+        } else {
+            char buf[120];
+            probe_fail(c, now, "read: %s",
+                       rv == APR_ECONNREFUSED
+                           ? "refused (port unreachable)"
+                           : apr_strerror(rv, buf, sizeof(buf)));
+        }
+        return;
+    }
+}
+
+
 static void probe_read(hc_conf_t *c, apr_time_t now)
 {
     hc_response_t r;
@@ -687,6 +827,10 @@ static void probe_read(hc_conf_t *c, apr_time_t now)
     apr_status_t err = 0;
     int eof = 0, rc;
 
+    if (c->set.method == HC_TCP || c->set.method == HC_UDP) {
+        probe_read_stream(c, now);
+        return;
+    }
     while (c->len < c->cap) {
         apr_size_t n = 0;
         apr_status_t rv =
@@ -752,8 +896,21 @@ static void probe_send(hc_conf_t *c, apr_time_t now)
 
 static void probe_connected(hc_conf_t *c, apr_time_t now)
 {
-    if (c->set.method == HC_TCP) {
+    if (c->set.method == HC_TCP && c->set.send == NULL &&
+        c->set.expect == NULL) {
         probe_done(c, now, NULL);
+        return;
+    }
+    if (c->set.method == HC_TCP || c->set.method == HC_UDP) {
+        /* send hcsend= (if any), then read until hcexpect= shows up */
+        c->state = c->request_len > 0 ? PR_SEND : PR_READ;
+        c->want = c->request_len > 0 ? RL_WANT_WRITE : RL_WANT_READ;
+        c->sent = 0;
+        c->len = 0;
+        c->deadline = now + c->answer_timeout;
+        if (c->request_len > 0) {
+            probe_send(c, now);
+        }
         return;
     }
     if (c->server != NULL) {
@@ -828,7 +985,10 @@ static void probe_start(hc_conf_t *c, apr_time_t now)
         memcpy(&sa, &c->alt->sa, (size_t)c->alt->salen);
         salen = (socklen_t)c->alt->salen;
     }
-    fd = socket(sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    fd = socket(sa.ss_family,
+                (c->set.method == HC_UDP ? SOCK_DGRAM : SOCK_STREAM) |
+                    SOCK_NONBLOCK | SOCK_CLOEXEC,
+                0);
     if (fd < 0) {
         if (errno == EMFILE || errno == ENFILE) {
             /* our shortage, not the member's fault: try again soon */
@@ -946,7 +1106,14 @@ static void hc_watchdog(apr_array_header_t *list)
         c->fd = -1;
         c->state = PR_IDLE;
         c->out_at_start = (c->w->s->status & RL_WORKER_HC_FAILED) != 0;
-        if (c->set.method != HC_TCP) {
+        if (c->set.method == HC_UDP ||
+            (c->set.method == HC_TCP && c->set.expect != NULL)) {
+            c->cap = HC_EXPECT_MAX;
+            c->buf = malloc(c->cap);
+            if (c->buf == NULL) {
+                _exit(2);
+            }
+        } else if (c->set.method != HC_TCP) {
             c->cap = c->need == HC_NEED_BODY ? HC_HEAD_MAX + HC_BODY_RAW_MAX
                                              : HC_HEAD_MAX;
             c->buf = malloc(c->cap);
@@ -1077,7 +1244,10 @@ static void hc_prepare(apr_pool_t *p, hc_conf_t *c, const rl_server_t *main_s)
     } else {
         c->need = HC_NEED_STATUS;
     }
-    if (c->set.method != HC_TCP) {
+    if (c->set.method == HC_TCP || c->set.method == HC_UDP) {
+        c->request = c->set.send;
+        c->request_len = c->set.send_len;
+    } else {
         c->request = apr_psprintf(p,
                                   "%s %s HTTP/1.1\r\n"
                                   "Host: %s\r\n"
@@ -1116,6 +1286,46 @@ static void hc_add_slots(apr_pool_t *p, hc_conf_t *c)
 }
 
 
+/* tcp:// members are checked with TCP, udp:// ones with UDP (and
+ * hcsend=), HTTP members with the other methods: what is wrong, or
+ * NULL. */
+static const char *hc_method_mismatch(apr_pool_t *p, const hc_conf_t *c)
+{
+    const char *scheme = c->w->scheme;
+    int tcp = strcasecmp(scheme, "tcp") == 0,
+        udp = strcasecmp(scheme, "udp") == 0;
+    enum hc_method m = c->set.method;
+
+    if (m == HC_NONE) {
+        return NULL;
+    }
+    if (udp && m != HC_UDP) {
+        return apr_psprintf(p,
+                            "hcmethod=%s cannot check a udp:// member: use "
+                            "hcmethod=UDP with hcsend= (and hcexpect=)",
+                            hc_method_names[m]);
+    }
+    if (udp && c->set.send == NULL) {
+        return "hcmethod=UDP needs hcsend= (the datagram to send)";
+    }
+    if (tcp && m != HC_TCP) {
+        return apr_psprintf(p,
+                            "hcmethod=%s cannot check a tcp:// member (it "
+                            "does not speak HTTP): use hcmethod=TCP, with "
+                            "hcsend= and hcexpect= to check an answer",
+                            hc_method_names[m]);
+    }
+    if (!tcp && !udp && m == HC_UDP) {
+        return "hcmethod=UDP checks udp:// members only";
+    }
+    if (!tcp && !udp && (c->set.send != NULL || c->set.expect != NULL)) {
+        return "hcsend= and hcexpect= apply to tcp:// and udp:// members "
+               "(an HTTP member is judged with hcexpr=)";
+    }
+    return NULL;
+}
+
+
 /* post_config (after mod_proxy has put the workers in shared memory):
  * start this generation's watchdog. */
 /* check_config (before mod_proxy's post_config carries member state over
@@ -1133,7 +1343,14 @@ static int hc_check_config(apr_pool_t *pconf, apr_pool_t *plog,
     for (i = 0; hc_gen_state != NULL && i < hc_gen_state->order->nelts; i++) {
         hc_conf_t *c = APR_ARRAY_IDX(hc_gen_state->order, i, hc_conf_t *);
         const rl_server_t *ts;
+        const char *why = hc_method_mismatch(ptemp, c);
         c->w->health_checked = c->set.method != HC_NONE;
+        if (why != NULL) {
+            rl_log_error(RL_LOG_EMERG, 0, s, "%s:%u: %s: %s", c->w->file,
+                         c->w->line, c->w->name, why);
+            bad = 1;
+            continue;
+        }
         if (!hc_uses_tls(c) || ssl == NULL) {
             continue; /* without mod_ssl, mod_proxy says what to load */
         }
@@ -1228,6 +1445,8 @@ static void hc_register_hooks(apr_pool_t *p)
     rl_register_provider(p, "proxy_worker_param", "hcexpr", "1", &p_expr);
     rl_register_provider(p, "proxy_worker_param", "hctemplate", "1",
                          &p_template);
+    rl_register_provider(p, "proxy_worker_param", "hcsend", "1", &p_send);
+    rl_register_provider(p, "proxy_worker_param", "hcexpect", "1", &p_expect);
     rl_hook_check_config(hc_check_config, NULL, NULL, RL_HOOK_MIDDLE);
     rl_hook_post_config(hc_post_config, after, NULL, RL_HOOK_LAST);
 }

@@ -556,6 +556,47 @@ static int proxy_check_tls(apr_pool_t *ptemp, rl_server_t *main_s)
     return bad;
 }
 
+/* A ProxyPass to a balancer whose members are tcp:// or udp:// (the
+ * stream relay's) would speak HTTP to them. */
+static int proxy_check_stream_members(rl_server_t *main_s)
+{
+    apr_array_header_t *all = proxy_workers();
+    rl_server_t *s;
+    int bad = 0;
+
+    for (s = main_s; all != NULL && s != NULL; s = s->next) {
+        apr_array_header_t *al = proxy_server_conf(s)->aliases;
+        int i, k;
+        for (i = 0; al != NULL && i < al->nelts; i++) {
+            const proxy_alias_t *a = &APR_ARRAY_IDX(al, i, proxy_alias_t);
+            if (strncasecmp(a->real, "balancer://", 11) != 0) {
+                continue;
+            }
+            for (k = 0; k < all->nelts; k++) {
+                const rl_proxy_worker_t *w =
+                    APR_ARRAY_IDX(all, k, rl_proxy_worker_t *);
+                size_t n = w->balancer ? strlen(w->balancer->name) : 0;
+                if (n == 0 || strncasecmp(a->real, w->balancer->name, n) != 0 ||
+                    (a->real[n] != '\0' && a->real[n] != '/') ||
+                    (strcasecmp(w->scheme, "tcp") != 0 &&
+                     strcasecmp(w->scheme, "udp") != 0)) {
+                    continue;
+                }
+                rl_log_error(RL_LOG_EMERG, 0, main_s,
+                             "%s:%u: ProxyPass %s %s: that balancer has the "
+                             "%s:// member %s (%s:%u), which does not speak "
+                             "HTTP: relay it with ProxyStream on a tcp or "
+                             "udp listener instead",
+                             a->file, a->line, a->fake, a->real, w->scheme,
+                             w->name, w->file, w->line);
+                bad = 1;
+                break;
+            }
+        }
+    }
+    return bad;
+}
+
 /* check_config, so that relaisd -t sees it too: https:// backends have
  * TLS (proxy_check_tls); without ProxyResolver, every backend host name
  * must resolve now (each name asked once). */
@@ -569,6 +610,7 @@ static int proxy_check_config(apr_pool_t *pconf, apr_pool_t *plog,
     (void)pconf;
     (void)plog;
     bad = proxy_check_tls(ptemp, s);
+    bad |= proxy_check_stream_members(s);
     if (all == NULL || proxy_resolver_wanted(s)) {
         return bad ? 500 : RL_OK;
     }

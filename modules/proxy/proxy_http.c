@@ -217,11 +217,10 @@ static apr_interval_time_t worker_timeout(rl_request_t *r,
 
 int proxy_worker_is_tls(const rl_proxy_worker_t *w)
 {
-    /* the scheme is one of http, https, ws, wss (proxy_worker.c): the TLS
-     * ones are the longer of each pair, told apart without a compare */
-    const char *sc = w->scheme;
-
-    return (sc[0] == 'w' || sc[0] == 'W') ? sc[2] != '\0' : sc[4] != '\0';
+    /* https and wss (proxy_worker.c stores schemes in lower case?  not
+     * necessarily: compare without case) */
+    return strcasecmp(w->scheme, "https") == 0 ||
+           strcasecmp(w->scheme, "wss") == 0;
 }
 
 /* Which pooled connections a request may take (proxy_conn_t.tls_key). */

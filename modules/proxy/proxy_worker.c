@@ -259,6 +259,13 @@ static apr_port_t default_port(const char *scheme)
                : 80;
 }
 
+/* tcp:// and udp:// (mod_proxy_stream's members): no default port, and
+ * not for ProxyPass. */
+static int proxy_scheme_is_stream(const char *scheme)
+{
+    return strcasecmp(scheme, "tcp") == 0 || strcasecmp(scheme, "udp") == 0;
+}
+
 /* scheme://host[:port][/path] -> scheme, host, port */
 static const char *split_url(apr_pool_t *p, const char *url,
                              const char **scheme, const char **host,
@@ -274,10 +281,12 @@ static const char *split_url(apr_pool_t *p, const char *url,
     }
     *scheme = apr_pstrndup(p, url, s - url);
     if (strcasecmp(*scheme, "http") != 0 && strcasecmp(*scheme, "ws") != 0 &&
-        strcasecmp(*scheme, "https") != 0 && strcasecmp(*scheme, "wss") != 0) {
+        strcasecmp(*scheme, "https") != 0 && strcasecmp(*scheme, "wss") != 0 &&
+        !proxy_scheme_is_stream(*scheme)) {
         return apr_psprintf(p,
                             "'%s': scheme '%s' is not supported (expected "
-                            "http://, https://, ws:// or wss://)",
+                            "http://, https://, ws://, wss://, or tcp:// and "
+                            "udp:// for ProxyStream)",
                             url, *scheme);
     }
     h = s + 3;
@@ -297,6 +306,10 @@ static const char *split_url(apr_pool_t *p, const char *url,
         return apr_psprintf(p, "'%s': no host", url);
     }
     *port = default_port(*scheme);
+    if (colon == NULL && proxy_scheme_is_stream(*scheme)) {
+        return apr_psprintf(p, "'%s': a %s:// backend needs its port", url,
+                            *scheme);
+    }
     if (colon != NULL) {
         char *e;
         long v = strtol(colon + 1, &e, 10);
@@ -323,6 +336,15 @@ static rl_proxy_worker_t *define_worker(rl_cmd_t *cmd, rl_proxy_balancer_t *b,
 
     *err = split_url(cmd->temp_pool, url, &scheme, &host, &port);
     if (*err != NULL) {
+        return NULL;
+    }
+    if (proxy_scheme_is_stream(scheme) && b == NULL &&
+        strncasecmp(cmd->directive->name, "ProxyPass", 9) == 0) {
+        *err = apr_psprintf(p,
+                            "'%s': a %s:// backend is not HTTP: relay it with "
+                            "ProxyStream in the <VirtualHost> of a "
+                            "'Listen addr:port %s' listener (mod_proxy_stream)",
+                            url, scheme, scheme);
         return NULL;
     }
     name = strchr(host, ':')
