@@ -22,7 +22,9 @@
 # with mod_log writing an access log.  mod_ssl serves a TLS front on a
 # third port (proxied like the main one) and a TLS echo backend that the
 # main server reaches with https:// (SSLProxyEngine), on a certificate
-# made here with the openssl CLI.  The cycle runs under each MPM
+# made here with the openssl CLI.  HTTP/2 reaches both fronts (mod_http2),
+# and mod_proxy_stream relays a TCP listener to the echo backend and a UDP
+# one to a Python echo.  The cycle runs under each MPM
 # (MPMS="event worker prefork" by default).
 #
 # Needs valgrind and curl (support/setup-debian.sh --test installs both).
@@ -118,6 +120,22 @@ requests() {
     request "https://127.0.0.1:$TLSFRONT/big?size=2M" \
         --cacert "$WORK/tls.crt" || return 1
     request "http://127.0.0.1:$FRONT/tlsback/c" || return 1
+    # HTTP/2: over TLS (ALPN h2) and in clear text, a stream proxied each
+    request "https://127.0.0.1:$TLSFRONT/h2" --http2 \
+        --cacert "$WORK/tls.crt" || return 1
+    request "http://127.0.0.1:$FRONT/proxied/h2c" \
+        --http2-prior-knowledge || return 1
+    request "https://127.0.0.1:$TLSFRONT/h2up" --http2 \
+        --cacert "$WORK/tls.crt" --data-binary "@$WORK/body" || return 1
+    # TCP: an HTTP request relayed as bytes by mod_proxy_stream to the
+    # echo backend; UDP: a datagram relayed to a Python echo and back
+    request "http://127.0.0.1:$TCPFRONT/stream" || return 1
+    python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(20)
+s.sendto(b"ping", ("127.0.0.1", int(sys.argv[1])))
+sys.exit(0 if s.recvfrom(100)[0] == b"ping" else 1)' "$UDPFRONT" || return 1
     curl -s -o /dev/null --max-time 5 "http://127.0.0.1:$TLSFRONT/plain" || true
     # an answer the core makes itself, and one it refuses
     curl -s -o /dev/null --max-time 30 "http://127.0.0.1:$FRONT/nothing-here"
@@ -139,6 +157,17 @@ one_cycle() {
     BACK2=$(free_port)
     TLSFRONT=$(free_port)
     TLSBACK=$(free_port)
+    TCPFRONT=$(free_port)
+    UDPFRONT=$(free_port)
+    UDPBACK=$(free_port)
+    python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+while True:
+    d, a = s.recvfrom(2048)
+    s.sendto(d, a)' "$UDPBACK" &
+    UDPPID=$!
     user=""
     if [ "$(id -u)" -eq 0 ]; then
         # relaisd as root serves as User: the privilege drop is on the path
@@ -152,7 +181,12 @@ LoadModule balancer_module modules/mod_balancer.so
 LoadModule echo_module modules/mod_echo.so
 LoadModule log_module modules/mod_log.so
 LoadModule ssl_module modules/mod_ssl.so
+LoadModule http2_module modules/mod_http2.so
+LoadModule proxy_stream_module modules/mod_proxy_stream.so
+Protocols h2 h2c http/1.1
 Listen 127.0.0.1:$FRONT
+Listen 127.0.0.1:$TCPFRONT tcp
+Listen 127.0.0.1:$UDPFRONT udp
 Listen 127.0.0.1:$TLSFRONT https
 Listen 127.0.0.1:$TLSBACK https
 Listen 127.0.0.1:$BACK
@@ -186,6 +220,15 @@ ProxyPass /tlsback/ https://127.0.0.1:$TLSBACK/
     SSLCertificateFile $WORK/tls.crt
     SSLCertificateKeyFile $WORK/tls.key
     SetHandler echo
+</VirtualHost>
+<Proxy "balancer://tcpapp">
+    BalancerMember tcp://127.0.0.1:$BACK
+</Proxy>
+<VirtualHost 127.0.0.1:$TCPFRONT>
+    ProxyStream balancer://tcpapp
+</VirtualHost>
+<VirtualHost 127.0.0.1:$UDPFRONT>
+    ProxyStream udp://127.0.0.1:$UDPBACK
 </VirtualHost>
 <VirtualHost 127.0.0.1:$BACK>
     ServerName back.test
@@ -237,6 +280,8 @@ EOF
     wait "$PID"
     rc=$?
     PID=""
+    kill "$UDPPID" 2>/dev/null
+    wait "$UDPPID" 2>/dev/null
     [ $rc -eq 0 ] || fail "$mpm: the parent exited with status $rc (99: valgrind found errors)"
     grep -q "exited on signal" "$ROOT/logs/error_log" &&
         fail "$mpm: a child died on a signal: $(grep 'exited on signal' "$ROOT/logs/error_log")"
