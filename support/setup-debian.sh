@@ -11,10 +11,15 @@
 set -eu
 
 BUILD_PKGS="build-essential autoconf pkg-config
-    libapr1-dev libaprutil1-dev libpcre2-dev libssl-dev libc-ares-dev"
+    libapr1-dev libaprutil1-dev libpcre2-dev libssl-dev libc-ares-dev
+    libnghttp2-dev"
 
 # prometheus gives promtool, which checks mod_status's metrics (its daemon
-# is not started: see policy-rc.d below).
+# is not started: see policy-rc.d below).  redis-server, postgresql and
+# dnsmasq are the real TCP/UDP services the stream proxy tests start on
+# loopback ports (dnsutils gives dig); python3-h2 and nghttp2-client (nghttp,
+# h2load) are the HTTP/2 clients; libnginx-mod-stream is nginx's TCP proxy
+# for bench/'s TCP cases.
 # libclang-rt-14-dev holds libFuzzer and the sanitizer runtimes for clang 14
 # (only recommended by clang, so it must be named with
 # --no-install-recommends).
@@ -22,7 +27,8 @@ TEST_PKGS="libcmocka-dev python3 python3-pytest curl chromium chromium-driver py
     clang libclang-rt-14-dev clang-format cppcheck
     apache2 apache2-utils dnsmasq haproxy nginx wrk
     openssl ca-certificates procps iproute2 valgrind keepalived logrotate
-    prometheus"
+    prometheus redis-server redis-tools postgresql dnsutils python3-h2
+    nghttp2-client libnginx-mod-stream"
 
 with_test=no
 for arg in "$@"; do

@@ -8,9 +8,12 @@ import re
 
 import pytest
 
-from conftest import free_port, mpm_lines  # noqa: F401 (re-exported)
+from conftest import free_port
 from helpers_stream import (Dnsmasq, DIG, DNSMASQ, dig, free_udp_port,
-                            redis_cli, stream_conf, start_stream, wait_log)
+                            members_seen, needs_module, redis_cli, stream_conf,
+                            start_stream, wait_log)
+
+pytestmark = needs_module
 
 LOG_RE = re.compile(
     r"^\[[^\]]+\] client=(?P<client>\S+) listener=(?P<listener>\S+) "
@@ -40,12 +43,16 @@ def test_stream_smoke_redis(relais, redis_pair, mpm):
 </VirtualHost>
 """ % (r1.port, r2.port, port), mpm=mpm, listen=[(port, "tcp")]),
                  tcp_port=port)
-    seen = {redis_cli(port, "GET", "whoami").strip() for _ in range(4)}
-    assert seen == {"redis1", "redis2"}       # byrequests: both answered
-#the start - up probe(a connect without bytes) is logged too
+    # byrequests: both answer (under prefork and worker each child keeps
+    # its own turn, so a few connections in a row may go to one member)
+    seen = members_seen(lambda: redis_cli(port, "GET", "whoami").strip(),
+                        {"redis1", "redis2"})
+    assert seen == {"redis1", "redis2"}
+
+    # the start-up probe (a connect without bytes) is logged too
     def served():
         return [l for l in log_lines(relais) if l["up"] != "0"]
-    assert wait_log(relais, lambda _: len(served()) >= 4, name="stream.log")
+    assert wait_log(relais, lambda _: len(served()) >= 2, name="stream.log")
     lines = served()
     assert {l["member"] for l in lines} == {
     "tcp://127.0.0.1:%d" % r1.port, "tcp://127.0.0.1:%d" % r2.port}
@@ -73,8 +80,8 @@ def test_stream_smoke_failover(relais, redis_pair):
 """ % (r1.port, r2.port, port), listen=[(port, "tcp")]), tcp_port=port)
     for _ in range(4):
         assert redis_cli(port, "GET", "whoami").strip() == "redis1"
-#the failed member is put in error(passive health) and the client
-#never saw it : its connection went on to redis1(2 attempts)
+    # the failed member is put in error (passive health) and the client
+    # never saw it: its connection went on to redis1 (2 attempts)
     assert wait_log(relais, "put in error state")
     assert wait_log(relais, "attempts=2", name="stream.log")
     assert all(l["member"] == "tcp://127.0.0.1:%d" % r1.port
