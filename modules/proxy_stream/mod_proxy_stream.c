@@ -420,16 +420,16 @@ static int stream_check_listeners(apr_pool_t *p, rl_server_t *main_s)
         conf = stream_conf(l->default_server);
         if (conf->target == NULL) {
             rl_log_error(RL_LOG_EMERG, 0, main_s,
-                         "Listen %s %s: %s has no ProxyStream: add a "
-                         "<VirtualHost %s> with ProxyStream "
-                         "balancer://name (or %s://host:port)",
+                         "Listen %s %s: %s has no ProxyStream: put "
+                         "ProxyStream balancer://name (or %s://host:port) "
+                         "in the <VirtualHost %s> of that listener",
                          l->name, l->protocol,
                          l->default_server->is_virtual
                              ? apr_psprintf(p, "its <VirtualHost> (%s:%u)",
                                             l->default_server->defn_file,
                                             l->default_server->defn_line)
                              : "the main server (no <VirtualHost> for it)",
-                         l->name, l->protocol);
+                         l->protocol, l->name);
             bad = 1;
         } else if (conf->scheme != NULL &&
                    strcasecmp(conf->scheme, l->protocol) != 0) {
