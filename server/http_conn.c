@@ -1352,6 +1352,9 @@ static int protocol_run(rl_conn_t *c, conn_state_t *cs, int timed_out, int stop,
     int rc;
 
     *deadline = APR_INT64_MAX;
+    /* busy while it runs: a stream it serves now (a status page) must see
+     * its thread counted */
+    sb_move(cs, RL_SB_WRITING);
     rc = stop && cs->proto->shutdown != NULL
              ? cs->proto->shutdown(c, cs->proto_ctx, deadline)
              : cs->proto->run(c, cs->proto_ctx, timed_out, deadline);

@@ -6,6 +6,7 @@
  *                 writing the client, timeouts, GOAWAY, abuse limits
  *   h2_stream.c   one stream: its secondary connection and the transport
  *                 that turns HTTP/2 frames into HTTP/1.1 bytes and back
+ *   h2_request.c  the header list to the HTTP/1.1 request head (pure)
  */
 #ifndef H2_PRIVATE_H
 #define H2_PRIVATE_H
@@ -14,6 +15,8 @@
 
 #include "relais.h"
 #include "rl_protocol.h"
+
+#include "h2_request.h"
 
 /** Sentinel of the integer settings below: not set in this block. */
 #define H2_UNSET (-1)
@@ -62,11 +65,8 @@ struct h2_stream_t {
     h2_stream_t *prev;
 
     /* --- request: HTTP/2 headers and DATA, read by sec as HTTP/1.1 */
-    apr_array_header_t *fields; /**< rl_http_field_t, as received */
-    const char *method, *scheme, *authority, *path, *cookie;
-    apr_size_t header_bytes; /**< decoded, RFC 9113 6.5.2 accounting */
-    int refused;             /**< 431: headers too large or too many */
-    int headers_done;        /**< END_HEADERS seen: may start */
+    h2_request_t req; /**< the header list (h2_request.c) */
+    int headers_done; /**< END_HEADERS seen: may start */
     int started;
     int in_eof;             /**< END_STREAM from the client */
     int chunked_in;         /**< the body goes to sec chunked */
@@ -84,10 +84,13 @@ struct h2_stream_t {
     rl_body_kind_e kind;
     apr_off_t remaining; /**< Content-Length bytes still to come */
     rl_http_chunked_t chunked;
-    h2_buf_t body_out; /**< body bytes waiting for nghttp2 */
-    int body_eof;      /**< the response is complete */
-    int broken;        /**< cut short: reset the stream at the end */
-    int deferred;      /**< the data provider said DEFERRED */
+    h2_buf_t body_out;      /**< body bytes waiting for nghttp2 */
+    int body_eof;           /**< the response is complete */
+    int broken;             /**< cut short: reset the stream at the end */
+    int deferred;           /**< the data provider said DEFERRED */
+    apr_time_t stall_since; /**< body_out waits for the client's window
+                                 since then (0: it does not wait) */
+    int stall_reset;        /**< reset for taking nothing (Timeout) */
 
     /* --- life */
     int closed; /**< nghttp2 closed the stream */

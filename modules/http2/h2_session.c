@@ -397,11 +397,50 @@ static int h2_drive(h2_session_t *s, apr_time_t now)
     return ran;
 }
 
+/* Whether a stream's response waits for the client to open its window. */
+static int h2_stalled(const h2_stream_t *st)
+{
+    return !st->closed && !st->stall_reset && st->head_done &&
+           h2_buf_len(&st->body_out) > 0;
+}
+
+/* A stream whose response bytes the client has not taken for Timeout
+ * (its window stays closed) is reset, as an HTTP/1.1 client that reads
+ * nothing is dropped: else a client could hold the stream's buffer, its
+ * backend and, under prefork and worker, a process or thread for as long
+ * as it likes, by never opening its window. */
+static void h2_stall_timers(h2_session_t *s, apr_time_t now)
+{
+    apr_interval_time_t timeout = s->c->base_server->timeout;
+    h2_stream_t *st;
+
+    for (st = s->streams; st != NULL; st = st->next) {
+        if (!h2_stalled(st)) {
+            st->stall_since = 0;
+        } else if (st->stall_since == 0) {
+            st->stall_since = now;
+        } else if (now >= st->stall_since + timeout && !s->dying) {
+            rl_log_cerror(RL_LOG_INFO, 0, s->c,
+                          "stream %d: HTTP/2 client opened no window for "
+                          "%ld s (Timeout): stream reset",
+                          (int)st->id, (long)apr_time_sec(timeout));
+            st->stall_reset = 1;
+            st->broken = 1;
+            st->body_eof = 1;
+            nghttp2_submit_rst_stream(s->ngh, NGHTTP2_FLAG_NONE, st->id,
+                                      NGHTTP2_CANCEL);
+            s->dirty = 1;
+        }
+    }
+}
+
 /* Session timers: idle (KeepAliveTimeout without streams), a client that
  * takes nothing (Timeout), graceful stop's final GOAWAY. */
 static void h2_timers(h2_session_t *s, apr_time_t now)
 {
     const rl_server_t *bs = s->c->base_server;
+
+    h2_stall_timers(s, now);
 
     if (s->shutting_down && !s->final_goaway &&
         now >= s->notice_at + H2_NOTICE_WAIT) {
@@ -477,6 +516,18 @@ static int h2_wait(h2_session_t *s, apr_time_t now, apr_time_t *deadline)
         s->client_events |= RL_WANT_WRITE;
     }
     for (st = s->streams; st != NULL; st = st->next) {
+        /* the clock of a response that waits for the client's window
+         * starts when it begins to wait (h2_stall_timers) */
+        if (!h2_stalled(st)) {
+            st->stall_since = 0;
+        } else {
+            if (st->stall_since == 0) {
+                st->stall_since = now;
+            }
+            if (st->stall_since + bs->timeout < d) {
+                d = st->stall_since + bs->timeout;
+            }
+        }
         if (st->sec == NULL) {
             continue;
         }

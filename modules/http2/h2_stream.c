@@ -90,7 +90,7 @@ static int h2_buf_puts(h2_buf_t *b, const char *s)
     return h2_buf_add(b, s, strlen(s));
 }
 
-/* --- request side: HTTP/2 header list to an HTTP/1.1 head ------------- */
+/* --- request side: HTTP/2 fields (h2_request.c) and DATA ------------- */
 
 h2_stream_t *h2_stream_create(h2_session_t *s, int32_t id)
 {
@@ -107,84 +107,27 @@ h2_stream_t *h2_stream_create(h2_session_t *s, int32_t id)
     st->s = s;
     st->id = id;
     st->want = RL_WANT_READ;
-    st->fields = apr_array_make(st->pool, 16, sizeof(rl_http_field_t));
+    h2_request_init(&st->req, st->pool);
     return st;
-}
-
-/* Connection-specific fields: meaningless (and refused) in HTTP/2, and
- * never passed on in either direction (RFC 9113 8.2.2). */
-static int h2_hop_by_hop(const char *name)
-{
-    return strcasecmp(name, "connection") == 0 ||
-           strcasecmp(name, "keep-alive") == 0 ||
-           strcasecmp(name, "proxy-connection") == 0 ||
-           strcasecmp(name, "transfer-encoding") == 0 ||
-           strcasecmp(name, "upgrade") == 0;
 }
 
 int h2_stream_on_header(h2_stream_t *st, const nghttp2_nv *nv)
 {
     const rl_server_t *bs = st->s->c->base_server;
-    const char *name, *value;
-    rl_http_field_t *f;
+    h2_request_limits_t lim;
 
-    /* RFC 9113 6.5.2: 32 bytes of overhead per field.  Counted for every
-     * field, kept or not, so that a small block of indexed references to
-     * a large table entry (an HPACK bomb) is stopped by what it decodes
-     * to, not by what it weighs on the wire. */
-    st->header_bytes += nv->namelen + nv->valuelen + 32;
-    if (st->refused) {
-        return 0;
-    }
-    if (st->header_bytes > (apr_size_t)st->s->conf.max_header_list ||
-        (bs->limit_req_fieldsize > 0 &&
-         nv->namelen + nv->valuelen + 2 > (size_t)bs->limit_req_fieldsize)) {
-        st->refused = 431;
-        return 0;
-    }
-    name = apr_pstrmemdup(st->pool, (const char *)nv->name, nv->namelen);
-    value = apr_pstrmemdup(st->pool, (const char *)nv->value, nv->valuelen);
-    if (name[0] == ':') {
-        if (strcmp(name, ":method") == 0) {
-            st->method = value;
-        } else if (strcmp(name, ":scheme") == 0) {
-            st->scheme = value;
-        } else if (strcmp(name, ":authority") == 0) {
-            st->authority = value;
-        } else if (strcmp(name, ":path") == 0) {
-            st->path = value;
-        }
-        return 0;
-    }
-    if (strcmp(name, "cookie") == 0) {
-        /* RFC 9113 8.2.3: crumbs are joined with "; " for HTTP/1.1 */
-        st->cookie = st->cookie
-                         ? apr_pstrcat(st->pool, st->cookie, "; ", value, NULL)
-                         : value;
-        return 0;
-    }
-    if (strcmp(name, "host") == 0) {
-        if (st->authority == NULL) {
-            st->authority = value;
-        }
-        return 0;
-    }
-    if (h2_hop_by_hop(name) || strcmp(name, "te") == 0) {
-        return 0;
-    }
-    if (bs->limit_req_fields > 0 && st->fields->nelts >= bs->limit_req_fields) {
-        st->refused = 431;
-        return 0;
-    }
-    f = apr_array_push(st->fields);
-    f->name = name;
-    f->value = value;
+    lim.max_header_list = (apr_size_t)st->s->conf.max_header_list;
+    lim.max_field =
+        bs->limit_req_fieldsize > 0 ? (apr_size_t)bs->limit_req_fieldsize : 0;
+    lim.max_fields = bs->limit_req_fields > 0 ? bs->limit_req_fields : 0;
+    h2_request_add(&st->req, &lim, (const char *)nv->name, nv->namelen,
+                   (const char *)nv->value, nv->valuelen);
     return 0;
 }
 
 int h2_stream_on_data(h2_stream_t *st, const uint8_t *data, size_t len)
 {
-    if (st->refused || (st->started && st->sec == NULL)) {
+    if (st->req.refused || (st->started && st->sec == NULL)) {
         /* nobody will read it: give the window back at once */
         nghttp2_session_consume(st->s->ngh, st->id, len);
         return 0;
@@ -244,6 +187,7 @@ static ssize_t h2_read_body(nghttp2_session *ngh, int32_t id, uint8_t *buf,
         st->deferred = 1;
         return NGHTTP2_ERR_DEFERRED;
     }
+    st->stall_since = 0; /* the client took some: its Timeout starts anew */
     if (st->want == RL_WANT_WRITE) {
         st->s->dirty = 1; /* room again: the engine may write */
     }
@@ -606,77 +550,36 @@ static void h2_answer(h2_stream_t *st, int status)
     h2_submit_head(st, &h, 1, 0);
 }
 
-/* The HTTP/1.1 head the engine reads for this stream. */
-static int h2_build_head(h2_stream_t *st)
-{
-    h2_buf_t *b = &st->stage;
-    const char *cl = NULL;
-    int i, rc = 0;
-
-    rc |= h2_buf_puts(b, st->method);
-    rc |= h2_buf_puts(b, " ");
-    rc |= h2_buf_puts(b, st->path);
-    rc |= h2_buf_puts(b, " HTTP/1.1\r\n");
-    if (st->authority != NULL) {
-        rc |= h2_buf_puts(b, "Host: ");
-        rc |= h2_buf_puts(b, st->authority);
-        rc |= h2_buf_puts(b, "\r\n");
-    }
-    for (i = 0; i < st->fields->nelts; i++) {
-        const rl_http_field_t *f =
-            &APR_ARRAY_IDX(st->fields, i, rl_http_field_t);
-        if (strcmp(f->name, "content-length") == 0) {
-            cl = f->value;
-        }
-        rc |= h2_buf_puts(b, f->name);
-        rc |= h2_buf_puts(b, ": ");
-        rc |= h2_buf_puts(b, f->value);
-        rc |= h2_buf_puts(b, "\r\n");
-    }
-    if (st->cookie != NULL) {
-        rc |= h2_buf_puts(b, "cookie: ");
-        rc |= h2_buf_puts(b, st->cookie);
-        rc |= h2_buf_puts(b, "\r\n");
-    }
-    if (cl == NULL && st->in_eof && h2_buf_len(&st->body_in) > 0) {
-        /* the whole body is here already: say how long it is */
-        char line[64];
-        apr_snprintf(line, sizeof(line), "content-length: %lu\r\n",
-                     (unsigned long)h2_buf_len(&st->body_in));
-        rc |= h2_buf_puts(b, line);
-    } else if (cl == NULL && !st->in_eof) {
-        rc |= h2_buf_puts(b, "transfer-encoding: chunked\r\n");
-        st->chunked_in = 1;
-    }
-    rc |= h2_buf_puts(b, "\r\n");
-    return rc;
-}
-
 void h2_stream_start(h2_stream_t *st)
 {
+    const char *head;
+    apr_size_t len;
     rl_io_t *io;
+    int rc;
 
     st->started = 1;
-    if (st->refused) {
+    rc = h2_request_head(&st->req, st->in_eof, h2_buf_len(&st->body_in), &head,
+                         &len, &st->chunked_in);
+    if (rc == 431) {
         rl_log_cerror(RL_LOG_INFO, 0, st->s->c,
                       "stream %d: request header fields too large (%lu bytes "
                       "decoded; H2MaxHeaderListSize %d, LimitRequestFields, "
                       "LimitRequestFieldSize): 431",
-                      (int)st->id, (unsigned long)st->header_bytes,
+                      (int)st->id, (unsigned long)st->req.header_bytes,
                       st->s->conf.max_header_list);
-        h2_answer(st, 431);
+    } else if (rc != 0) {
+        /* nghttp2 refuses these first; CONNECT (a tunnel over a stream)
+         * is what is left in practice, and not provided */
+        rl_log_cerror(RL_LOG_INFO, 0, st->s->c, "stream %d: %s: %d",
+                      (int)st->id, st->req.why ? st->req.why : "refused", rc);
+    }
+    if (rc != 0) {
+        h2_answer(st, rc);
         return;
     }
-    if (st->method == NULL || strcmp(st->method, "CONNECT") == 0 ||
-        st->path == NULL) {
-        /* nghttp2 checked the pseudo-headers; CONNECT (a tunnel over a
-         * stream) is what is left, and not provided */
-        h2_answer(st, 501);
-        return;
-    }
-    st->head_request = strcmp(st->method, "HEAD") == 0;
+    st->head_request = strcmp(st->req.method, "HEAD") == 0;
     io = calloc(1, sizeof(*io));
-    if (io == NULL || h2_build_head(st) != 0) {
+    if (io == NULL || h2_buf_add(&st->stage, head, len) != 0) {
         free(io);
         h2_answer(st, 500);
         return;

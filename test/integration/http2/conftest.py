@@ -148,3 +148,168 @@ def access_lines(relais, n, timeout=5.0):
         if len(lines) >= n or time.time() > end:
             return lines
         time.sleep(0.05)
+
+
+# ----------------------------------------------------------------------
+# Added for test_h2_more_*.py: a backend that counts requests in flight,
+# descriptors of a child, and a python3-h2 client.
+# ----------------------------------------------------------------------
+
+class CountingBackend(Backend):
+    """A Backend that also records how many requests it had in flight at
+    once (from the first byte of a request to the end of its answer)."""
+
+    def __init__(self, **kw):
+        import threading
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self._count_lock = threading.Lock()
+        super().__init__(**kw)
+
+    def _one_request(self, c, rd, conn_id, index):
+        with self._count_lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            return super()._one_request(c, rd, conn_id, index)
+        finally:
+            with self._count_lock:
+                self.in_flight -= 1
+
+
+@pytest.fixture
+def counting_backend():
+    b = CountingBackend()
+    yield b
+    b.stop()
+    assert not b.errors, "backend errors: %r" % b.errors
+
+
+def fd_count(pid):
+    """Open descriptors of a process."""
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+def sockets_to(pid, port):
+    """TCP sockets of process pid connected to 127.0.0.1:port (any state
+    but LISTEN), from /proc/<pid>/fd and /proc/<pid>/net/tcp."""
+    inodes = set()
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            continue
+        if link.startswith("socket:["):
+            inodes.add(link[8:-1])
+    n = 0
+    with open("/proc/%d/net/tcp" % pid) as f:
+        for line in f.readlines()[1:]:
+            parts = line.split()
+            rport = int(parts[2].split(":")[1], 16)
+            if rport == port and parts[3] != "0A" and parts[9] in inodes:
+                n += 1
+    return n
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        return next(int(l.split()[1]) for l in f if l.startswith("VmRSS:"))
+
+
+class H2Client:
+    """An HTTP/2 client on python3-h2 (h2.connection), cleartext with prior
+    knowledge.  Responses by stream id: {"status", "headers", "body",
+    "ended", "reset"}.  With hold=True it gives no window back: the
+    server may send only what the windows allow."""
+
+    def __init__(self, port, settings=None, hold=False, timeout=10):
+        import socket
+        import h2.config
+        import h2.connection
+        self.sock = socket.create_connection(("127.0.0.1", port),
+                                             timeout=timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.conn = h2.connection.H2Connection(
+            h2.config.H2Configuration(client_side=True,
+                                      header_encoding="utf-8"))
+        self.conn.initiate_connection()
+        if settings:
+            self.conn.update_settings(settings)
+        self.hold = hold
+        self.timeout = timeout
+        self.streams = {}
+        self.goaway = None
+        self.closed = False
+        self.flush()
+
+    def flush(self):
+        data = self.conn.data_to_send()
+        if data:
+            self.sock.settimeout(self.timeout)
+            self.sock.sendall(data)
+
+    def request(self, path, method="GET", headers=(), end=True):
+        sid = self.conn.get_next_available_stream_id()
+        self.conn.send_headers(sid, [(":method", method), (":scheme", "http"),
+                                     (":path", path),
+                                     (":authority", "relais.test")] +
+                               list(headers), end_stream=end)
+        self.streams[sid] = {"status": None, "headers": [], "body": b"",
+                             "ended": False, "reset": None}
+        self.flush()
+        return sid
+
+    def reset(self, sid, code=8):
+        self.conn.reset_stream(sid, error_code=code)
+        self.flush()
+
+    def pump(self, until, timeout=10.0):
+        """Reads and handles events until until() or the deadline; returns
+        until()'s last value."""
+        import socket
+        import time
+        import h2.events
+        end = time.monotonic() + timeout
+        while not until() and not self.closed:
+            left = end - time.monotonic()
+            if left <= 0:
+                break
+            self.sock.settimeout(left)
+            try:
+                data = self.sock.recv(65536)
+            except socket.timeout:
+                break
+            except ConnectionResetError:
+                data = b""
+            if not data:
+                self.closed = True
+                break
+            for ev in self.conn.receive_data(data):
+                st = self.streams.get(getattr(ev, "stream_id", None))
+                if isinstance(ev, h2.events.ResponseReceived) and st:
+                    st["headers"] = ev.headers
+                    st["status"] = int(dict(ev.headers)[":status"])
+                elif isinstance(ev, h2.events.DataReceived) and st:
+                    st["body"] += ev.data
+                    if not self.hold:
+                        self.conn.acknowledge_received_data(
+                            ev.flow_controlled_length, ev.stream_id)
+                elif isinstance(ev, h2.events.StreamEnded) and st:
+                    st["ended"] = True
+                elif isinstance(ev, h2.events.StreamReset) and st:
+                    st["reset"] = ev.error_code
+                elif isinstance(ev, h2.events.ConnectionTerminated):
+                    self.goaway = ev
+            self.flush()
+        return until()
+
+    def done(self, sids):
+        return lambda: all(self.streams[s]["ended"] or
+                           self.streams[s]["reset"] is not None
+                           for s in sids)
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
