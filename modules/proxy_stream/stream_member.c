@@ -20,16 +20,15 @@ RL_LOG_USE_MODULE(proxy_stream);
 
 
 /* Room for every loaded module's block in a request's vectors: a
- * post_request hook (mod_cache's) looks its own up. */
+ * post_request hook (mod_cache's) looks its own up.  Counted each time
+ * (a dozen modules): a graceful restart may load more. */
 static int stream_nmodules(void)
 {
-    static int n;
     rl_module_t *m;
+    int n = 0;
 
-    if (n == 0) {
-        for (m = rl_first_module(); m != NULL; m = m->next) {
-            n = m->index + 1 > n ? m->index + 1 : n;
-        }
+    for (m = rl_first_module(); m != NULL; m = m->next) {
+        n = m->index + 1 > n ? m->index + 1 : n;
     }
     return n;
 }
