@@ -1511,7 +1511,7 @@ static void load_wrong_argument_count(void **state)
                    "On|Off)"),
             err_at("main.conf", 3,
                    "Listen: expected 1 to 2 arguments, got 0 (usage: Listen "
-                   "[address:]port [http])"),
+                   "[address:]port [http|https|tcp|udp])"),
             err_at("main.conf", 4,
                    "ErrorDocument: expected 2 arguments, got 1 (usage: "
                    "ErrorDocument status \"text\"|http://url)"),
