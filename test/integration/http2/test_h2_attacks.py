@@ -10,7 +10,7 @@ import subprocess
 
 import hpack
 
-from conftest import PREFACE, start_h2
+from helpers_h2 import PREFACE, start_h2
 
 ONE_CHILD = "StartServers 1\nServerLimit 1\n"
 

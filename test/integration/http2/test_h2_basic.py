@@ -8,7 +8,7 @@ import ssl
 
 import pytest
 
-from conftest import MPMS, PREFACE, access_lines, curl, start_h2
+from helpers_h2 import MPMS, PREFACE, access_lines, curl, start_h2
 
 
 @pytest.mark.parametrize("mpm", MPMS)

@@ -7,7 +7,7 @@ import struct
 import hpack
 import pytest
 
-from conftest import MPMS, start_h2
+from helpers_h2 import MPMS, start_h2
 from test_h2_attacks import (DATA, END_HEADERS, END_STREAM, GOAWAY, HEADERS,
                              RST_STREAM, SETTINGS, H2Raw, frame)
 

@@ -9,7 +9,7 @@ import shutil
 
 import pytest
 
-from conftest import access_lines, curl, start_h2
+from helpers_h2 import access_lines, curl, start_h2
 from helpers_proxy import pattern_sha256
 
 MODULES_BODY = """CacheHeader on

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import (MPMS, curl, fd_count, have, rss_kib, sockets_to,
+from helpers_h2 import (MPMS, curl, fd_count, have, rss_kib, sockets_to,
                       start_h2, H2Client)
 
 ONE_CHILD = "StartServers 1\nServerLimit 1\n"

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import (PREFACE, Backend, access_lines, curl, free_port, have,
+from helpers_h2 import (PREFACE, Backend, access_lines, curl, free_port, have,
                       start_h2)
 from test_h2_attacks import END_HEADERS, END_STREAM, HEADERS, SETTINGS, frame
 

@@ -10,7 +10,7 @@ import struct
 
 import hpack
 
-from conftest import start_h2
+from helpers_h2 import start_h2
 from test_h2_attacks import (DATA, END_HEADERS, END_STREAM, HEADERS,
                              RST_STREAM, H2Raw, frame)
 

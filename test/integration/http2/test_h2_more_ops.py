@@ -13,7 +13,7 @@ import time
 import hpack
 import pytest
 
-from conftest import H2Client, curl, start_h2
+from helpers_h2 import H2Client, curl, start_h2
 from helpers_proxy import pattern_bytes
 from test_h2_attacks import (DATA, END_HEADERS, END_STREAM, GOAWAY, HEADERS,
                              RST_STREAM, H2Raw, frame)

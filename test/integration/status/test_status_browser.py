@@ -9,7 +9,8 @@ import shutil
 
 import pytest
 
-from conftest import Backend, free_port
+from conftest import free_port
+from helpers_proxy import Backend
 from helpers_status_manager import (MANAGER, manager_conf, member,
                                     request, served_by, state)
 

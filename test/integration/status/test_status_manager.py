@@ -11,7 +11,8 @@ import subprocess
 
 import pytest
 
-from conftest import Backend, free_port
+from conftest import free_port
+from helpers_proxy import Backend
 from helpers_status_manager import (MANAGER, balancer, change, graceful,
                                     manager_conf, member, post, request,
                                     served_by, state, wait_log)
