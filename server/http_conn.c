@@ -97,7 +97,30 @@ typedef struct conn_block_t {
     conn_state_t cs;
     char client_ip[INET6_ADDRSTRLEN];
     char local_ip[INET6_ADDRSTRLEN];
+    /* a master's (HTTP/2): its secondaries' pools, so that they reuse
+     * each other's memory instead of churning the thread's allocator
+     * (whose max_free a loop of many streams outgrows: an mmap and a
+     * munmap per five streams) */
+    apr_allocator_t *sec_alloc;
 } conn_block_t;
+
+/** Freed memory a master keeps for its next secondaries (about ten
+ *  streams' connection and request pools). */
+#define SEC_ALLOC_KEEP (256 * 1024)
+
+static apr_allocator_t *secondary_allocator(rl_conn_t *master)
+{
+    conn_block_t *mb = (conn_block_t *)master;
+    apr_allocator_t *loop = CONN_STATE(master)->alloc;
+
+    if (mb->sec_alloc == NULL &&
+        apr_allocator_create(&mb->sec_alloc) == APR_SUCCESS) {
+        /* locked as the loop's is, if it is (blocking handlers) */
+        apr_allocator_mutex_set(mb->sec_alloc, apr_allocator_mutex_get(loop));
+        apr_allocator_max_free_set(mb->sec_alloc, SEC_ALLOC_KEEP);
+    }
+    return mb->sec_alloc != NULL ? mb->sec_alloc : loop;
+}
 
 /* (Re)creates the connection's pool and what lives in it. */
 static apr_status_t conn_pool_make(rl_conn_t *c)
@@ -171,7 +194,7 @@ RL_DECLARE(rl_conn_t *) rl_conn_open_secondary(rl_conn_t *master, rl_io_t *io)
     c->client_port = master->client_port;
     c->local_ip = master->local_ip;
     c->local_port = master->local_port;
-    cs->alloc = mcs->alloc;
+    cs->alloc = secondary_allocator(master);
     /* a stream is not a connection of the scoreboard: its master is */
     cs->sb_state = -1;
     /* handlers never wait inline on a stream: they suspend, and the
@@ -369,6 +392,10 @@ RL_DECLARE(void) rl_conn_close(rl_conn_t *c)
         apr_pool_destroy(c->pool);
     }
     rl_io_destroy(c->io);
+    if (((conn_block_t *)c)->sec_alloc != NULL) {
+        /* its secondaries closed with its protocol (close() above) */
+        apr_allocator_destroy(((conn_block_t *)c)->sec_alloc);
+    }
     free(c); /* the conn_block_t */
 }
 

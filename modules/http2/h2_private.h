@@ -7,6 +7,7 @@
  *   h2_stream.c   one stream: its secondary connection and the transport
  *                 that turns HTTP/2 frames into HTTP/1.1 bytes and back
  *   h2_request.c  the header list to the HTTP/1.1 request head (pure)
+ *   h2_response.c the engine's HTTP/1.1 response head, read back
  */
 #ifndef H2_PRIVATE_H
 #define H2_PRIVATE_H
@@ -58,7 +59,9 @@ struct h2_stream_t {
     apr_pool_t *pool; /**< the stream's own (head fields, names) */
     rl_conn_t *sec;   /**< its secondary connection, NULL before it starts
                            and once it is closed */
-    rl_io_t *io;      /**< the transport of sec (freed by the core) */
+    rl_io_t *io;      /**< the transport of sec (io_rec while sec lives;
+                           the core "destroys" it: h2_io_destroy) */
+    rl_io_t io_rec;   /**< held here: no allocation per stream */
     int want;         /**< what sec waits for (last rl_conn_run) */
     apr_time_t deadline;
     h2_stream_t *next; /**< in the session's list */
@@ -105,6 +108,9 @@ struct h2_session_t {
     apr_allocator_t *alloc; /**< for the streams' pools */
     h2_stream_t *streams;   /**< every stream we hold */
     int nstreams;
+    h2_stream_t *spare; /**< ended streams kept for reuse, their pool
+                             cleared and their buffers kept (h2_stream.c) */
+    int nspare;
 
     char *out; /**< bytes for the client, gathered from nghttp2 */
     apr_size_t out_len, out_off;
@@ -134,18 +140,34 @@ struct h2_session_t {
 
 /* h2_stream.c */
 h2_stream_t *h2_stream_create(h2_session_t *s, int32_t id);
-/** Starts the stream's secondary connection (headers are complete). */
-void h2_stream_start(h2_stream_t *st);
+/** Starts the stream's secondary connection (headers are complete); now:
+ *  the caller's clock (one reading per round, not per stream). */
+void h2_stream_start(h2_stream_t *st, apr_time_t now);
 /** Runs sec if what it waits for may have happened; 1 when it ran. */
 int h2_stream_drive(h2_stream_t *st, apr_time_t now, int force);
-/** Frees a stream whose nghttp2 stream is closed, closing sec. */
+/** Ends a stream whose nghttp2 stream is closed, closing sec; keeps its
+ *  record for the session's next stream, or frees it. */
 void h2_stream_destroy(h2_stream_t *st);
+/** Frees the session's spare stream records (at its close). */
+void h2_stream_free_spares(h2_session_t *s);
 /** nghttp2 callbacks of the request side. */
 int h2_stream_on_header(h2_stream_t *st, const nghttp2_nv *nv);
 int h2_stream_on_data(h2_stream_t *st, const uint8_t *data, size_t len);
 void h2_stream_on_end(h2_stream_t *st);
 /** Whether the response is still in progress (for the reset count). */
 int h2_stream_in_progress(const h2_stream_t *st);
+
+/* h2_response.c */
+/** Looks for the end of a response head ("\r\n\r\n") from *scan (0 at
+ *  first; updated for the next call when not found).  1 with *head_len
+ *  when found, 0 when more bytes are needed. */
+int h2_head_find(const char *buf, apr_size_t len, apr_size_t *scan,
+                 apr_size_t *head_len);
+/** Parses a complete response head as rl_http_parse_response() would,
+ *  names in lower case, strings in p.  RL_HTTP_OK, or 502 and *why. */
+int h2_response_parse(apr_pool_t *p, const char *buf, apr_size_t len,
+                      int max_fields, rl_http_response_t *out,
+                      const char **why);
 
 /* h2_session.c */
 int h2_session_take_over(rl_conn_t *c, const char *data, apr_size_t len);

@@ -32,11 +32,21 @@ void h2_request_init(h2_request_t *rq, apr_pool_t *p)
 
 int h2_hop_by_hop(const char *name)
 {
-    return strcasecmp(name, "connection") == 0 ||
-           strcasecmp(name, "keep-alive") == 0 ||
-           strcasecmp(name, "proxy-connection") == 0 ||
-           strcasecmp(name, "transfer-encoding") == 0 ||
-           strcasecmp(name, "upgrade") == 0;
+    /* called for every field of every request and response: the length
+     * rules out nearly all of them without a comparison */
+    switch (strlen(name)) {
+    case 7:
+        return strcasecmp(name, "upgrade") == 0;
+    case 10:
+        return strcasecmp(name, "connection") == 0 ||
+               strcasecmp(name, "keep-alive") == 0;
+    case 16:
+        return strcasecmp(name, "proxy-connection") == 0;
+    case 17:
+        return strcasecmp(name, "transfer-encoding") == 0;
+    default:
+        return 0;
+    }
 }
 
 /* tchar (RFC 9110 5.6.2), lower case only for field names (RFC 9113

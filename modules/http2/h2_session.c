@@ -388,7 +388,7 @@ static int h2_drive(h2_session_t *s, apr_time_t now)
             if (s->calm_down) {
                 continue; /* the connection is ending */
             }
-            h2_stream_start(st);
+            h2_stream_start(st, now);
             ran = 1;
             continue;
         }
@@ -644,6 +644,7 @@ static void h2_close(rl_conn_t *c, void *ctx)
         st->closed = 1;
         h2_stream_destroy(st);
     }
+    h2_stream_free_spares(s);
     nghttp2_session_del(s->ngh);
     free(s->out);
     apr_allocator_destroy(s->alloc);

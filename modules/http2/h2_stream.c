@@ -18,7 +18,6 @@
 #include <string.h>
 
 #include <apr_strings.h>
-#include <apr_lib.h>
 
 #include "h2_private.h"
 
@@ -26,8 +25,9 @@ RL_LOG_USE_MODULE(http2);
 
 /** Response body held per stream before send() says EAGAIN. */
 #define H2_BODY_MAX (128 * 1024)
-/** Longest response head accepted from the engine. */
+/** Longest response head accepted from the engine, and its most fields. */
 #define H2_HEAD_MAX (64 * 1024)
+#define H2_HEAD_FIELDS 1000
 
 /* --- byte buffers ----------------------------------------------------- */
 
@@ -92,23 +92,77 @@ static int h2_buf_puts(h2_buf_t *b, const char *s)
 
 /* --- request side: HTTP/2 fields (h2_request.c) and DATA ------------- */
 
+/* A buffer a spare stream keeps (larger ones go back to malloc: a big
+ * response must not pin its memory for the session's life). */
+#define H2_BUF_KEEP (16 * 1024)
+/** Spare stream records a session keeps (each: its pool's first node,
+ *  and its buffers). */
+#define H2_SPARE_MAX 16
+
+/* Empties b for the next stream: keeps its memory if it is small. */
+static void h2_buf_reset(h2_buf_t *b)
+{
+    if (b->cap > H2_BUF_KEEP) {
+        h2_buf_free(b);
+    }
+    b->start = b->end = 0;
+}
+
 h2_stream_t *h2_stream_create(h2_session_t *s, int32_t id)
 {
-    h2_stream_t *st = calloc(1, sizeof(*st));
+    h2_stream_t *st = s->spare;
 
-    if (st == NULL) {
-        return NULL;
-    }
-    if (apr_pool_create_unmanaged_ex(&st->pool, NULL, s->alloc) !=
-        APR_SUCCESS) {
-        free(st);
-        return NULL;
+    if (st != NULL) {
+        /* a spare: pool already cleared, buffers empty; the rest zeroed
+         * as calloc would */
+        apr_pool_t *pool = st->pool;
+        h2_buf_t stage = st->stage, body_in = st->body_in, head = st->head,
+                 body_out = st->body_out;
+
+        s->spare = st->next;
+        s->nspare--;
+        memset(st, 0, sizeof(*st));
+        st->pool = pool;
+        st->stage = stage;
+        st->body_in = body_in;
+        st->head = head;
+        st->body_out = body_out;
+    } else {
+        st = calloc(1, sizeof(*st));
+        if (st == NULL) {
+            return NULL;
+        }
+        if (apr_pool_create_unmanaged_ex(&st->pool, NULL, s->alloc) !=
+            APR_SUCCESS) {
+            free(st);
+            return NULL;
+        }
     }
     st->s = s;
     st->id = id;
     st->want = RL_WANT_READ;
     h2_request_init(&st->req, st->pool);
     return st;
+}
+
+static void h2_stream_free(h2_stream_t *st)
+{
+    h2_buf_free(&st->stage);
+    h2_buf_free(&st->body_in);
+    h2_buf_free(&st->head);
+    h2_buf_free(&st->body_out);
+    apr_pool_destroy(st->pool);
+    free(st);
+}
+
+void h2_stream_free_spares(h2_session_t *s)
+{
+    while (s->spare != NULL) {
+        h2_stream_t *st = s->spare;
+        s->spare = st->next;
+        h2_stream_free(st);
+    }
+    s->nspare = 0;
 }
 
 int h2_stream_on_header(h2_stream_t *st, const nghttp2_nv *nv)
@@ -222,6 +276,13 @@ static void h2_break(h2_stream_t *st)
     }
 }
 
+/* The head's names and values live in the stream's pool, which outlives
+ * the HEADERS frame (nghttp2 encodes it before the stream can close, and
+ * drops it unread for a stream closed first): nghttp2 need not copy them.
+ * (h2_answer's value "0" is a literal.) */
+#define H2_NV_POOLED                                                           \
+    (NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE)
+
 /* Submits a head (final, or 1xx when final is 0) from parsed fields. */
 static int h2_submit_head(h2_stream_t *st, const rl_http_response_t *h,
                           int final, int with_body)
@@ -235,22 +296,19 @@ static int h2_submit_head(h2_stream_t *st, const rl_http_response_t *h,
     nva[n].namelen = 7;
     nva[n].value = (uint8_t *)status;
     nva[n].valuelen = strlen(status);
-    nva[n].flags = NGHTTP2_NV_FLAG_NONE;
+    nva[n].flags = H2_NV_POOLED;
     n++;
     for (i = 0; i < h->nfields; i++) {
-        char *name, *p;
-        if (h2_hop_by_hop(h->fields[i].name)) {
+        /* names are in lower case already (h2_response.c, h2_answer) */
+        const char *name = h->fields[i].name;
+        if (h2_hop_by_hop(name)) {
             continue;
-        }
-        name = apr_pstrdup(st->pool, h->fields[i].name);
-        for (p = name; *p; p++) {
-            *p = (char)apr_tolower(*p);
         }
         nva[n].name = (uint8_t *)name;
         nva[n].namelen = strlen(name);
         nva[n].value = (uint8_t *)h->fields[i].value;
         nva[n].valuelen = strlen(h->fields[i].value);
-        nva[n].flags = NGHTTP2_NV_FLAG_NONE;
+        nva[n].flags = H2_NV_POOLED;
         n++;
     }
     if (!final) {
@@ -266,16 +324,15 @@ static int h2_submit_head(h2_stream_t *st, const rl_http_response_t *h,
 /* A complete head from the engine: 1xx goes out as an interim head (100
  * and 103 only; RFC 9113 8.6 has no 101), a final one starts the
  * response.  RL_HTTP_OK, or 502 when it makes no sense. */
-static int h2_head_complete(h2_stream_t *st, apr_size_t head_len)
+static int h2_head_complete(h2_stream_t *st, const char *head,
+                            apr_size_t head_len)
 {
-    rl_http_limits_t lim = {H2_HEAD_MAX, H2_HEAD_MAX, 1000};
     rl_http_response_t h;
     const char *why = NULL;
     apr_off_t length = 0;
     int rc;
 
-    rc = rl_http_parse_response(st->pool, st->head.data + st->head.start,
-                                head_len, &lim, &h, &why);
+    rc = h2_response_parse(st->pool, head, head_len, H2_HEAD_FIELDS, &h, &why);
     if (rc == RL_HTTP_OK && h.status < 200) {
         if (h.status == 100 || h.status == 103) {
             h2_submit_head(st, &h, 0, 0);
@@ -312,33 +369,38 @@ static int h2_head_complete(h2_stream_t *st, apr_size_t head_len)
 static int h2_take_head(h2_stream_t *st, const char *buf, apr_size_t len,
                         apr_size_t *took)
 {
-    rl_http_limits_t lim = {H2_HEAD_MAX, H2_HEAD_MAX, 1000};
     apr_size_t had = h2_buf_len(&st->head), add = len, head_len = 0;
+    const char *head;
     int rc;
 
     if (had + add > H2_HEAD_MAX) {
         add = H2_HEAD_MAX - had;
     }
     *took = 0;
-    if (add == 0 || h2_buf_add(&st->head, buf, add) != 0) {
+    if (add == 0) {
         return 502;
     }
-    rc = rl_http_head_end(st->head.data + st->head.start, had + add,
-                          &st->head_scan, &lim, &head_len);
-    if (rc == RL_HTTP_AGAIN) {
+    if (had == 0) {
+        /* the usual case: the whole head in one write, read where the
+         * engine has it (copied only if it comes in pieces) */
+        head = buf;
+    } else {
+        if (h2_buf_add(&st->head, buf, add) != 0) {
+            return 502;
+        }
+        head = st->head.data + st->head.start;
+    }
+    if (!h2_head_find(head, had + add, &st->head_scan, &head_len)) {
+        if (had == 0 && h2_buf_add(&st->head, buf, add) != 0) {
+            return 502;
+        }
         *took = add;
         return RL_HTTP_OK;
     }
-    if (rc != RL_HTTP_OK) {
-        return 502;
-    }
     *took = head_len - had; /* the rest of what we appended is body */
-    rc = h2_head_complete(st, head_len);
+    rc = h2_head_complete(st, head, head_len);
     st->head.start = st->head.end = 0;
     st->head_scan = 0;
-    if (st->head_done) {
-        h2_buf_free(&st->head);
-    }
     return rc;
 }
 
@@ -526,7 +588,7 @@ static void h2_io_destroy(rl_io_t *io)
         st->io = NULL;
         st->sec = NULL;
     }
-    free(io);
+    /* io is st->io_rec: nothing to free */
 }
 
 static const rl_io_methods_t h2_io_methods = {"h2", h2_io_recv, h2_io_send,
@@ -550,7 +612,7 @@ static void h2_answer(h2_stream_t *st, int status)
     h2_submit_head(st, &h, 1, 0);
 }
 
-void h2_stream_start(h2_stream_t *st)
+void h2_stream_start(h2_stream_t *st, apr_time_t now)
 {
     const char *head;
     apr_size_t len;
@@ -578,12 +640,12 @@ void h2_stream_start(h2_stream_t *st)
         return;
     }
     st->head_request = strcmp(st->req.method, "HEAD") == 0;
-    io = calloc(1, sizeof(*io));
-    if (io == NULL || h2_buf_add(&st->stage, head, len) != 0) {
-        free(io);
+    if (h2_buf_add(&st->stage, head, len) != 0) {
         h2_answer(st, 500);
         return;
     }
+    io = &st->io_rec;
+    memset(io, 0, sizeof(*io));
     io->m = &h2_io_methods;
     io->fd = -1;
     io->ctx = st;
@@ -593,7 +655,7 @@ void h2_stream_start(h2_stream_t *st)
         st->io = NULL; /* destroyed by the core */
         return;
     }
-    h2_stream_drive(st, apr_time_now(), 1);
+    h2_stream_drive(st, now, 1);
 }
 
 /* Whether the engine, waiting to read, has something to read. */
@@ -657,19 +719,29 @@ int h2_stream_drive(h2_stream_t *st, apr_time_t now, int force)
 
 void h2_stream_destroy(h2_stream_t *st)
 {
+    h2_session_t *s = st->s;
+
     if (st->sec != NULL) {
         if (h2_stream_in_progress(st)) {
             st->sec->aborted = 1; /* the client reset it, or went away */
         }
         h2_close_secondary(st);
     }
-    if (st->unconsumed > 0 && !st->s->dying) {
-        nghttp2_session_consume_connection(st->s->ngh, st->unconsumed);
+    if (st->unconsumed > 0 && !s->dying) {
+        nghttp2_session_consume_connection(s->ngh, st->unconsumed);
     }
-    h2_buf_free(&st->stage);
-    h2_buf_free(&st->body_in);
-    h2_buf_free(&st->head);
-    h2_buf_free(&st->body_out);
-    apr_pool_destroy(st->pool);
-    free(st);
+    if (s->dying || s->nspare >= H2_SPARE_MAX) {
+        h2_stream_free(st);
+        return;
+    }
+    /* kept for the next stream: a malloc, a pool and its first node, and
+     * the buffers' mallocs saved per stream */
+    h2_buf_reset(&st->stage);
+    h2_buf_reset(&st->body_in);
+    h2_buf_reset(&st->head);
+    h2_buf_reset(&st->body_out);
+    apr_pool_clear(st->pool);
+    st->next = s->spare;
+    s->spare = st;
+    s->nspare++;
 }

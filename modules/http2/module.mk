@@ -6,3 +6,7 @@ MOD_http2_LIBS = $(NGHTTP2_LIBS)
 # no state and needs no nghttp2: test/fuzz/fuzz_h2_request.c links it
 # alone.
 FUZZ_h2_request_SRCS = modules/http2/h2_request.c
+# The reading of the core's response head back (h2_response.c) keeps no
+# state either: test/fuzz/fuzz_h2_response.c checks it against the core's
+# parser.
+FUZZ_h2_response_SRCS = modules/http2/h2_response.c
