@@ -217,10 +217,21 @@ static apr_interval_time_t worker_timeout(rl_request_t *r,
 
 int proxy_worker_is_tls(const rl_proxy_worker_t *w)
 {
-    /* https and wss (proxy_worker.c stores schemes in lower case?  not
-     * necessarily: compare without case) */
-    return strcasecmp(w->scheme, "https") == 0 ||
-           strcasecmp(w->scheme, "wss") == 0;
+    /* https and wss, told from http and ws by the letter after the
+     * shorter name, without a compare (on every request); tcp and udp
+     * (mod_proxy_stream's members) are not TLS */
+    const char *sc = w->scheme;
+
+    switch (sc[0]) {
+    case 'h':
+    case 'H':
+        return sc[4] == 's' || sc[4] == 'S';
+    case 'w':
+    case 'W':
+        return sc[2] == 's' || sc[2] == 'S';
+    default:
+        return 0;
+    }
 }
 
 /* Which pooled connections a request may take (proxy_conn_t.tls_key). */

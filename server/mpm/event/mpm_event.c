@@ -260,6 +260,13 @@ static void ev_arm_watch(ev_loop_t *lp, ev_conn_t *ev)
     rl_watch_t w[RL_WATCH_MAX];
     int i, n = rl_conn_watch_list(ev->c, w, RL_WATCH_MAX);
 
+    if (n == 1 && ev->watch.n == 1 && ev->watch.fds[0] == w[0].fd &&
+        w[0].events != 0) {
+        /* the usual case: the same backend again (a request's write,
+         * then its read) */
+        ev_arm_one(lp, ev, w[0].fd, w[0].events);
+        return;
+    }
     ev_disarm(lp, ev);
     if (n > ev->watch.cap) {
         int *nf = realloc(ev->watch.fds, sizeof(int) * (size_t)n);
