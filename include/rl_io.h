@@ -49,7 +49,12 @@ typedef struct rl_io_methods_t {
     /**
      * Reads up to len bytes into buf; *got says how many.
      * @return APR_SUCCESS (*got > 0), APR_EAGAIN (io->want set), APR_EOF
-     * (the peer closed), or another error (the connection is unusable).
+     * (the peer closed), APR_ECONNABORTED (the transport answered the
+     * peer itself and shut its sending side: a plain request on a TLS
+     * port, a failed handshake's alert; the core then reads and drops
+     * what the peer still sends for a moment before closing, so that the
+     * answer is not destroyed by a reset), or another error (the
+     * connection is unusable).
      */
     apr_status_t (*recv)(rl_io_t *io, char *buf, apr_size_t len,
                          apr_size_t *got);

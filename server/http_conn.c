@@ -1255,6 +1255,16 @@ static int step_read_head(rl_conn_t *c, int timed_out)
         if (rv == APR_ENOSPC) {
             return reject_request(c, new_request(c), 431, "head too large");
         }
+        if (rv == APR_ECONNABORTED && c->io != NULL) {
+            /* the transport answered and ended its side (a plain request
+             * on a TLS port got its 400, a failed handshake its alert):
+             * read what the client still sends before the close, so that
+             * unread input does not turn it into a reset that destroys
+             * the answer */
+            cs->linger_until = apr_time_now() + LINGER_TIME;
+            cs->phase = PH_LINGER;
+            return STEP_CONTINUE;
+        }
         return RL_WANT_CLOSE; /* EOF or error */
     }
 }

@@ -253,7 +253,7 @@ def test_ops_status_tls_listener(server, tmp_path):
               (port, crt, key)))
     server.start(port)
     rc, out, _ = server.ctl("status")
-    assert rc == 0, out
+    assert rc == 0, out + server.error_log()
     assert "answers on 127.0.0.1:%d (HTTP/1.1 400 " % port in out
 
 
