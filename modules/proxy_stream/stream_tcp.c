@@ -120,10 +120,12 @@ typedef struct stream_tcp_t {
 /*
  * What a relaying thread shares between its connections: the buffer
  * every read goes through, and the empty pipes of connections that
- * ended.  Threads of the MPMs live as long as their child, so this is
- * never freed (the child's exit closes the pipes); no thread-exit
- * destructor either, which would point into this module after a
- * restart unloaded it.
+ * ended.  It is thread-local storage of this module (the dynamic TLS
+ * model of a shared object: glibc allocates it in a thread at its first
+ * use and frees it when the thread ends, also after a restart unloaded
+ * the module), not a malloc'd block that a thread's end would leak.
+ * Threads of the MPMs live as long as their child: the child's exit
+ * closes the pipes.
  */
 typedef struct stream_thread_t {
     char scratch[STREAM_CHUNK];
@@ -131,7 +133,7 @@ typedef struct stream_thread_t {
     int pipes[STREAM_PIPE_POOL][2];
 } stream_thread_t;
 
-static __thread stream_thread_t *stream_thread;
+static __thread stream_thread_t stream_thread;
 
 
 static int stream_tcp_run(rl_conn_t *c, void *ctx, int timed_out,
@@ -146,10 +148,7 @@ static const rl_conn_protocol_t stream_tcp_protocol = {
 
 static stream_thread_t *stream_thread_get(void)
 {
-    if (stream_thread == NULL) {
-        stream_thread = calloc(1, sizeof(*stream_thread));
-    }
-    return stream_thread;
+    return &stream_thread;
 }
 
 
@@ -173,7 +172,7 @@ static int stream_pipe_get(int p[2])
  * of this connection can leak into the next), else close it. */
 static void stream_pipe_put(stream_dir_t *d)
 {
-    stream_thread_t *th = stream_thread;
+    stream_thread_t *th = stream_thread_get();
 
     if (d->pipe[0] < 0) {
         return;
